@@ -1,0 +1,45 @@
+# dsa110-contimg: the two commands a new user needs are `make run` and `make test`.
+# Both create .venv from pinned versions (constraints.txt) on first use.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORES  ?= 2
+export CASASITECONFIG := $(CURDIR)/config/casa/casasiteconfig.py
+export MPLBACKEND := Agg
+
+.PHONY: venv run test test-fast lint dryrun bench report clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (casatools 6.7.0 wheels); set PYTHON=/path/to/python3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -c 'from dsa110_contimg.casa_env import configure_casa; configure_casa(); import casatools; print("CASA", casatools.version_string(), "offline data OK")'
+	touch $@
+
+## run: simulate the demo observation (or use input_dir) and convert every complete group
+run: venv
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all
+
+## test: the whole test suite (unit + end-to-end on small simulated data)
+test: venv
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/snakemake --lint
+
+dryrun: venv
+	$(BIN)/snakemake -n --cores $(CORES)
+
+## bench: full-size group conversion vs pyuvdata's monolithic path vs a plain copy
+bench: venv
+	$(BIN)/python scripts/bench_conversion.py --out-dir bench/work
+
+report: venv
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html all
+
+clean:
+	rm -rf results .snakemake bench/work

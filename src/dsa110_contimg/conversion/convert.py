@@ -1,0 +1,240 @@
+"""Convert one group of UVH5 subband files to a CASA Measurement Set.
+
+Steps (both writers): validate the group (every file readable, same baselines and
+times), stamp the telescope identity and station positions from the config, phase
+to the meridian at the group's midpoint with UVW recomputed from the station
+positions, write frequencies ascending in one spectral window, initialise
+MODEL_DATA (1+0j) and CORRECTED_DATA (= DATA) in every row, stamp
+OBSERVATION::TELESCOPE_NAME, ANTENNA::MOUNT and a provenance keyword.  The MS is
+built in a staging directory (RAM in /dev/shm when it has room) and moved into
+place atomically: the final path never holds a half-written MS.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from .. import astrometry
+from ..atomic import move_into_place
+from ..geometry import geodetic_to_ecef, load_stations
+from ..grouping import consistency_problem
+from ..provenance import provenance_record
+from ..uvh5_io import UVH5Error, parse_name, read_baseline_metadata, read_header
+from . import ms_table
+
+log = logging.getLogger(__name__)
+
+WRITERS = ("auto", "monolithic", "parallel")
+
+
+class ConversionError(RuntimeError):
+    """A group cannot be converted; the message names the file and the problem."""
+
+
+def choose_writer(writer: str, n_subbands: int, max_mono: int = 2) -> str:
+    """``auto`` -> ``monolithic`` for <= ``max_mono`` subbands, else ``parallel``."""
+    if writer not in WRITERS:
+        raise ConversionError(f"unknown writer {writer!r}; choose one of {', '.join(WRITERS)}")
+    if writer == "auto":
+        return "monolithic" if n_subbands <= max_mono else "parallel"
+    return writer
+
+
+def estimate_ms_bytes(h, n_sub: int) -> int:
+    """Rough MS size: 3 complex data columns + weights + flags."""
+    cells = h.nblts * h.nfreqs * n_sub * h.npols
+    return int(cells * (3 * 8 + 4 + 1) * 1.05) + (64 << 20)
+
+
+def staging_dir(stage: str, need_bytes: int, out_dir: str) -> str:
+    """Where to build the MS: /dev/shm when ``stage == 'auto'`` and it has 2x room, else beside the output."""
+    if stage == "none":
+        return out_dir
+    if stage == "auto":
+        shm = "/dev/shm"
+        if os.path.isdir(shm) and os.access(shm, os.W_OK):
+            st = os.statvfs(shm)
+            if st.f_bavail * st.f_frsize > 2 * need_bytes:
+                return shm
+        return out_dir
+    os.makedirs(stage, exist_ok=True)
+    return stage
+
+
+def _validate(paths: list[str]):
+    headers = []
+    for p in paths:
+        try:
+            headers.append(read_header(p))
+        except UVH5Error as err:
+            raise ConversionError(str(err)) from None
+    problem = consistency_problem(headers)
+    if problem:
+        raise ConversionError(f"group of {os.path.basename(paths[0])}: {problem}; the subbands cannot be merged")
+    ek = headers[0].extra_keywords
+    if "phase_center_dec" not in ek:
+        raise ConversionError(f"{paths[0]}: extra_keywords lack phase_center_dec (the pointing declination, radians); not a DSA-110 file?")
+    ha0 = float(ek.get("ha_phase_center", 0.0))
+    if abs(ha0) > 1e-9:
+        raise ConversionError(f"{paths[0]}: ha_phase_center = {ha0} rad; only meridian (HA = 0) fringe-stopping is supported")
+    return headers
+
+
+def _antenna_positions(meta: dict, tel: dict) -> dict[int, np.ndarray]:
+    """Antenna number -> ITRF position (m), from the configured stations matched by name."""
+    stations = load_stations(tel.get("station_file", ""))
+    ecef = stations.ecef()
+    by_name = {n: ecef[k] for k, n in enumerate(stations.names)}
+    out = {}
+    for num, name in zip(meta["antenna_numbers"], meta["antenna_names"], strict=True):
+        if name not in by_name:
+            raise ConversionError(
+                f"antenna {name!r} (number {num}) of the UVH5 files is not in the station table "
+                f"({tel.get('station_file') or 'built-in layout'})"
+            )
+        out[int(num)] = by_name[name]
+    return out
+
+
+def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "auto") -> dict:
+    """Convert the subband files ``paths`` (one group) to ``out_ms``; return a summary dict.
+
+    ``config`` is the validated workflow config (``telescope`` and ``conversion`` used).
+    Raises :class:`ConversionError` with the offending file and reason on bad input.
+    """
+    t_start = time.perf_counter()
+    tel, conv = config["telescope"], config["conversion"]
+    if not paths:
+        raise ConversionError("no subband files given")
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise ConversionError(f"subband file(s) not found: {', '.join(missing)}")
+    sbs = [parse_name(p) for p in paths]
+    paths = [p for _, p in sorted(zip([s[1] if s else 99 for s in sbs], paths, strict=True))]
+    headers = _validate(paths)
+    writer = choose_writer(writer, len(paths), conv.get("auto_monolithic_max_subbands", 2))
+    meta = read_baseline_metadata(paths[0])
+    loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
+    ant_pos = _antenna_positions(meta, tel)
+    dec_p = float(headers[0].extra_keywords["phase_center_dec"])
+    from .phasing import phase_center, uvw_to_center  # noqa: PLC0415
+
+    ra_c, dec_c, mid_jd = phase_center(meta["time_array"], dec_p, loc)
+    group_id = (parse_name(paths[0]) or (os.path.basename(paths[0]), 0))[0]
+    cat_name = f"MERIDIAN_{group_id}"
+    prov = provenance_record(
+        {"telescope": tel, "conversion": conv},
+        inputs=[os.path.abspath(p) for p in paths],
+        writer=writer,
+        phase_center_icrs_deg=[math.degrees(ra_c), math.degrees(dec_c)],
+        mid_mjd=mid_jd - 2400000.5,
+    )
+    out_ms = os.path.abspath(out_ms.rstrip("/"))
+    out_dir = os.path.dirname(out_ms)
+    os.makedirs(out_dir, exist_ok=True)
+    stage_root = staging_dir(conv.get("stage_dir", "auto"), estimate_ms_bytes(headers[0], len(paths)), out_dir)
+    work = tempfile.mkdtemp(prefix=f".{os.path.basename(out_ms)}.", dir=stage_root)
+    tmp_ms = os.path.join(work, os.path.basename(out_ms))
+    try:
+        if writer == "monolithic":
+            from .monolithic import phase_and_write, read_group  # noqa: PLC0415
+
+            uv = read_group(paths)
+            _set_identity(uv, tel, ant_pos)
+            phase_and_write(uv, tmp_ms, ra_c, dec_c, cat_name)
+            del uv
+            ms_table.ensure_model_corrected(tmp_ms)
+            ms_table.stamp_identity(tmp_ms, tel["mount"], tel["name"], prov)
+        else:
+            _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, conv.get("workers", 2), prov)
+        move_into_place(tmp_ms, out_ms)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary = {
+        "ms": out_ms,
+        "writer": writer,
+        "n_subbands": len(paths),
+        "staged_in": stage_root,
+        "seconds": round(time.perf_counter() - t_start, 2),
+        "phase_center_icrs_deg": [math.degrees(ra_c), math.degrees(dec_c)],
+    }
+    log.info("converted %d subbands -> %s with %s writer in %.1f s", len(paths), out_ms, writer, summary["seconds"])
+    return summary
+
+
+def _set_identity(uv, tel: dict, ant_pos: dict[int, np.ndarray]) -> None:
+    """Telescope name/location from the config; antenna positions from the station table."""
+    uv.telescope.name = tel["name"]
+    uv.telescope.location = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
+    ref = geodetic_to_ecef(tel["lat_deg"], tel["lon_deg"], tel["height_m"])
+    nums = uv.telescope.antenna_numbers
+    uv.telescope.antenna_positions = np.array([ant_pos[int(n)] for n in nums]) - ref
+    uv.telescope.mount_type = [tel["mount"].lower()] * len(nums)
+
+
+def _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, workers, prov) -> None:
+    from astropy.time import Time  # noqa: PLC0415
+    from casacore import tables  # noqa: PLC0415
+    from pyuvdata import UVData  # noqa: PLC0415
+
+    from .parallel import write_main_data  # noqa: PLC0415
+    from .phasing import uvw_to_center  # noqa: PLC0415
+
+    a1, a2, tjd = meta["ant_1_array"], meta["ant_2_array"], meta["time_array"]
+    uvw_new = uvw_to_center(ant_pos, a1, a2, tjd, ra_c, dec_c, loc)
+    dw = uvw_new[:, 2] - meta["uvw_array"][:, 2]
+    swap = a1 > a2
+    # per-subband parts, ascending frequency
+    order = sorted(range(len(headers)), key=lambda k: headers[k].freqs_hz.min())
+    parts, c0, freqs_all, widths = [], 0, [], []
+    for k in order:
+        h = headers[k]
+        parts.append((h.path, h.freqs_hz, c0))
+        c0 += h.nfreqs
+        o = np.argsort(h.freqs_hz)
+        freqs_all.append(h.freqs_hz[o])
+        widths.append(np.abs(h.channel_width_hz[o]))
+    freqs_all, widths = np.concatenate(freqs_all), np.concatenate(widths)
+    npol, nrows = headers[0].npols, headers[0].nblts
+    nchan_tile = headers[0].nfreqs
+    ms = ms_table.create_main(tmp_ms, nrows, len(freqs_all), npol, nchan_tile)
+    try:
+        mjd_s = Time(tjd, format="jd", scale="utc").mjd * 86400.0
+        ms.putcol("ANTENNA1", np.where(swap, a2, a1))
+        ms.putcol("ANTENNA2", np.where(swap, a1, a2))
+        ms.putcol("UVW", np.where(swap[:, None], uvw_new, -uvw_new))
+        ms.putcol("TIME", mjd_s)
+        ms.putcol("TIME_CENTROID", mjd_s)
+        ms.putcol("INTERVAL", meta["integration_time"])
+        ms.putcol("EXPOSURE", meta["integration_time"])
+        for col in ("DATA_DESC_ID", "FIELD_ID", "ARRAY_ID", "OBSERVATION_ID", "PROCESSOR_ID", "STATE_ID", "FEED1", "FEED2"):
+            ms.putcol(col, np.zeros(nrows, np.int32))
+        ms.putcol("SCAN_NUMBER", np.ones(nrows, np.int32))
+        ms.putcol("FLAG_ROW", np.zeros(nrows, bool))
+        weight = write_main_data(ms, parts, dw, swap, workers, npol)
+        ms.putcol("WEIGHT", weight)
+        ms.putcol("SIGMA", np.where(weight > 0, 1.0 / np.sqrt(np.maximum(weight, 1e-30)), 0.0))
+        ms.putcolkeyword("DATA", "QuantumUnits", ["Jy"])
+        ms.flush()
+    finally:
+        ms.close()
+    # metadata-only UVData for the subtables (telescope, antennas, SPW, field, pols)
+    uv = UVData()
+    uv.read(paths[0], file_type="uvh5", read_data=False, run_check=False)
+    _set_identity(uv, tel, ant_pos)
+    uv.freq_array = freqs_all
+    uv.channel_width = widths
+    uv.Nfreqs = freqs_all.size
+    uv.flex_spw_id_array = np.zeros(freqs_all.size, dtype=int)
+    uv.spw_array = np.array([0])
+    uv.Nspws = 1
+    uv.vis_units = "Jy"
+    uv.phase(lon=ra_c, lat=dec_c, epoch="J2000", phase_frame="icrs", cat_name=cat_name, use_ant_pos=True)
+    ms_table.write_subtables(tmp_ms, uv, tel["mount"], tel["name"], prov)

@@ -1,0 +1,142 @@
+"""Observing plan and sky model of a simulated DSA-110 run.
+
+Everything here is a pure function of the ``simulation`` and ``telescope`` config
+sections, so the workflow can list every file the simulator will write before it
+runs (dry runs stay cheap), and a given seed always gives the same run.
+
+Plan: ``n_epochs`` days.  Each epoch holds one calibrator-transit group (the
+calibrator crosses the meridian at the group's mid-time) and
+``science_groups_per_epoch`` contiguous science groups starting
+``science_offset_min`` minutes later.  Epoch e starts e sidereal days after epoch 0,
+so every epoch sees the same fields at the same LST.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from astropy.time import Time
+
+from .. import astrometry
+from ..bands import N_SUBBANDS
+
+SIDEREAL_DAY_S = 86164.0905
+TIMESTAMP_FMT = "%Y-%m-%dT%H:%M:%S"
+
+
+@dataclass
+class PlannedGroup:
+    """One simulated ~5-minute group."""
+
+    index: int
+    epoch: int
+    kind: str  # "calibrator" | "science"
+    start_jd: float  # start of the first integration (UTC JD)
+    file_times: dict[int, str]  # subband -> file timestamp (YYYY-MM-DDTHH:MM:SS)
+    dropped: list[int] = field(default_factory=list)  # subbands deliberately not written
+
+    @property
+    def group_id(self) -> str:
+        """Group id = earliest file timestamp among all 16 planned subbands."""
+        return min(self.file_times.values())
+
+    def filenames(self) -> dict[int, str]:
+        """subband -> file name, for the subbands actually written."""
+        return {sb: f"{ts}_sb{sb:02d}.hdf5" for sb, ts in sorted(self.file_times.items()) if sb not in self.dropped}
+
+
+def _loc(tel: dict):
+    return astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
+
+
+def transit_jd(ra_icrs_deg: float, dec_deg: float, date: str, tel: dict) -> float:
+    """UTC JD on ``date`` (YYYY-MM-DD) when the ICRS source crosses the local meridian."""
+    loc = _loc(tel)
+    jd = Time(f"{date}T00:00:00", scale="utc").jd
+    for _ in range(4):
+        ha, _dec = astrometry.hadec_of(math.radians(ra_icrs_deg), math.radians(dec_deg), jd, loc)
+        jd -= float(ha[0]) / (2 * math.pi) * SIDEREAL_DAY_S / 86400.0
+    return jd
+
+
+def group_duration_s(sim: dict) -> float:
+    return sim["ntimes"] * sim["integration_s"]
+
+
+def plan(sim: dict, tel: dict) -> list[PlannedGroup]:
+    """The list of groups the simulator writes, with per-subband file timestamps."""
+    rng = np.random.default_rng([sim["seed"], 1])
+    cal = sim["calibrator"]
+    dur = group_duration_s(sim)
+    t0 = transit_jd(cal["ra_deg"], sim["pointing_dec_deg"], sim["start_date"], tel)
+    drops = {(d["epoch"], d["kind"], d.get("index", 0)): list(d["drop_subbands"]) for d in sim.get("incomplete_groups", [])}
+    groups: list[PlannedGroup] = []
+    for e in range(sim["n_epochs"]):
+        base = t0 + e * SIDEREAL_DAY_S / 86400.0
+        starts = [("calibrator", 0, base - dur / 2 / 86400.0)]
+        sci0 = base + sim["science_offset_min"] * 60.0 / 86400.0
+        for k in range(sim["science_groups_per_epoch"]):
+            starts.append(("science", k, sci0 + k * dur / 86400.0))
+        for kind, k, start in starts:
+            jit = rng.uniform(0.0, sim["jitter_s"], N_SUBBANDS)
+            t = Time(start, format="jd", scale="utc").to_datetime(timezone=timezone.utc)
+            ftimes = {sb: (t + timedelta(seconds=float(jit[sb]))).strftime(TIMESTAMP_FMT) for sb in range(N_SUBBANDS)}
+            groups.append(PlannedGroup(len(groups), e, kind, start, ftimes, drops.get((e, kind, k), [])))
+    return groups
+
+
+def group_times_jd(g: PlannedGroup, sim: dict) -> np.ndarray:
+    """Integration centres (UTC JD) of a planned group."""
+    dt = sim["integration_s"] / 86400.0
+    return g.start_jd + (np.arange(sim["ntimes"]) + 0.5) * dt
+
+
+def sky_model(sim: dict, tel: dict, groups: list[PlannedGroup]) -> list[dict]:
+    """Point sources: the calibrator plus ``n_field_sources`` around each science field.
+
+    Each source: name, ra_deg, dec_deg (ICRS), flux_jy at 1.4 GHz, alpha
+    (S ~ nu^alpha), kind.  Field sources fall within ``field_radius_deg`` of the
+    meridian point at the science group's mid-time; fluxes follow dN/dS ~ S^-1.8
+    between ``field_flux_mjy`` limits.
+    """
+    rng = np.random.default_rng([sim["seed"], 2])
+    cal = sim["calibrator"]
+    out = [
+        {
+            "name": cal["name"],
+            "ra_deg": float(cal["ra_deg"]),
+            "dec_deg": float(sim["pointing_dec_deg"] + cal.get("dec_offset_deg", 0.0)),
+            "flux_jy": float(cal["flux_jy"]),
+            "alpha": float(cal["alpha"]),
+            "kind": "calibrator",
+        }
+    ]
+    loc = _loc(tel)
+    lo, hi = (x / 1000.0 for x in sim["field_flux_mjy"])
+    g_exp = 1.0 - 1.8
+    for g in groups:
+        if g.epoch != 0 or g.kind != "science":
+            continue
+        mid = float(group_times_jd(g, sim).mean())
+        ra0, dec0 = astrometry.meridian_icrs(mid, math.radians(sim["pointing_dec_deg"]), loc)
+        for _ in range(sim["n_field_sources"]):
+            r = sim["field_radius_deg"] * math.sqrt(rng.uniform())
+            th = rng.uniform(0, 2 * math.pi)
+            dec = math.degrees(dec0) + r * math.sin(th)
+            ra = math.degrees(ra0) + r * math.cos(th) / math.cos(math.radians(dec))
+            uq = rng.uniform()
+            flux = (lo**g_exp + uq * (hi**g_exp - lo**g_exp)) ** (1 / g_exp)
+            out.append(
+                {
+                    "name": f"SIM_J{ra % 360:08.4f}{dec:+08.4f}",
+                    "ra_deg": ra % 360.0,
+                    "dec_deg": dec,
+                    "flux_jy": float(flux),
+                    "alpha": float(rng.normal(-0.7, 0.2)),
+                    "kind": "field",
+                }
+            )
+    return out
