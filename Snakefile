@@ -1,0 +1,22 @@
+# dsa110-contimg: DSA-110 UVH5 subbands -> Measurement Sets -> ... (see README.md)
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/simulate.smk"
+include: "rules/convert.smk"
+
+
+rule all:
+    """Everything for the selected range, up to the last stage that exists (conversion)."""
+    default_target: True
+    input:
+        rules.ms.input,

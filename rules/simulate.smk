@@ -1,0 +1,41 @@
+# The demo observation: simulated DSA-110 UVH5 files with known truth.
+# Only active when input_dir is empty.
+
+
+rule simulate_truth:
+    """Draw the sky, corruptions and RFI of the simulated run; write truth.json and sky.csv."""
+    output:
+        truth=f"{SIM_DIR}/truth.json",
+        catalog=f"{SIM_DIR}/sky.csv",
+    log:
+        f"{OUT}/logs/simulate/truth.log",
+    benchmark:
+        f"{OUT}/benchmarks/simulate/truth.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/dsa110.yaml"
+    script:
+        "../scripts/simulate_truth.py"
+
+
+rule simulate_group:
+    """Write the UVH5 subband files of one simulated group into its own directory."""
+    input:
+        truth=f"{SIM_DIR}/truth.json",
+    output:
+        raw=directory(f"{RAW_DIR}/{{group}}"),
+    log:
+        f"{OUT}/logs/simulate/{{group}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/simulate/{{group}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/dsa110.yaml"
+    script:
+        "../scripts/simulate_group.py"
