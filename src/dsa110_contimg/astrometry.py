@@ -59,3 +59,49 @@ def hadec_of(ra_icrs_rad, dec_icrs_rad, times_jd, loc: EarthLocation):
     """Local apparent hour angle and declination (radians) of an ICRS direction at each time."""
     ra_app, dec_app = icrs_to_apparent(ra_icrs_rad, dec_icrs_rad, times_jd, loc)
     return np.angle(np.exp(1j * (last_rad(times_jd, loc) - ra_app))), dec_app
+
+
+def _unit_itrs(coord, times, loc) -> np.ndarray:
+    """Topocentric ITRS unit vectors (N, 3) of a SkyCoord (includes aberration and polar motion)."""
+    from astropy.coordinates import ITRS  # noqa: PLC0415
+
+    c = coord.transform_to(ITRS(obstime=times, location=loc))
+    xyz = np.atleast_2d(c.cartesian.xyz.value.T)
+    return xyz / np.linalg.norm(xyz, axis=-1, keepdims=True)
+
+
+def direction_itrs(ra_rad, dec_rad, times_jd, loc: EarthLocation, frame: str = "icrs") -> np.ndarray:
+    """Unit vectors (N, 3) in ITRS towards (ra, dec) at each time, as seen from ``loc``.
+
+    ``frame`` is ``"icrs"`` or ``"apparent"`` (TETE of date).  The geometric delay of
+    baseline ``b`` (ITRF metres) towards the direction is ``b . s / c``.
+    """
+    t = Time(np.atleast_1d(times_jd), format="jd", scale="utc")
+    ra = np.broadcast_to(np.asarray(ra_rad, dtype=float), t.shape)
+    dec = np.broadcast_to(np.asarray(dec_rad, dtype=float), t.shape)
+    fr = ICRS() if frame == "icrs" else TETE(obstime=t, location=loc)
+    c = SkyCoord(ra=ra * u.rad, dec=dec * u.rad, frame=fr)
+    return _unit_itrs(c, t, loc)
+
+
+def uvw_basis(ra_rad, dec_rad, times_jd, loc: EarthLocation, frame: str = "icrs", eps: float = 1e-6) -> np.ndarray:
+    """(u, v, w) unit vectors in ITRS, shape (Nt, 3, 3) = [e_u, e_v, e_w] per time.
+
+    ``e_w`` points to (ra, dec); ``e_v`` towards increasing dec of ``frame`` (north of
+    that frame), ``e_u = e_v x e_w`` towards increasing RA (east).  Thus UVW computed
+    with this basis are in the axes of the phase direction's own frame (ICRS for the
+    MS), and include precession, nutation, aberration and polar motion.
+    """
+    times = np.atleast_1d(times_jd)
+    n = times.size
+    ra = np.broadcast_to(np.asarray(ra_rad, dtype=float), (n,))
+    dec = np.broadcast_to(np.asarray(dec_rad, dtype=float), (n,))
+    allra = np.concatenate([ra, ra, ra])
+    alldec = np.concatenate([dec, dec + eps, dec - eps])
+    s = direction_itrs(allra, alldec, np.concatenate([times, times, times]), loc, frame)
+    ew = s[:n]
+    dv = s[n : 2 * n] - s[2 * n :]
+    dv -= np.sum(dv * ew, axis=1, keepdims=True) * ew
+    ev = dv / np.linalg.norm(dv, axis=1, keepdims=True)
+    eu = np.cross(ev, ew)
+    return np.stack([eu, ev, ew], axis=1)

@@ -148,7 +148,8 @@ def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "au
 
             uv = read_group(paths)
             _set_identity(uv, tel, ant_pos)
-            phase_and_write(uv, tmp_ms, ra_c, dec_c, cat_name)
+            uvw_new = uvw_to_center(ant_pos, uv.ant_1_array, uv.ant_2_array, uv.time_array, ra_c, dec_c, loc)
+            phase_and_write(uv, tmp_ms, ra_c, dec_c, cat_name, uvw_new)
             del uv
             ms_table.ensure_model_corrected(tmp_ms)
             ms_table.stamp_identity(tmp_ms, tel["mount"], tel["name"], prov)

@@ -30,7 +30,9 @@ def read_group(paths: list[str]) -> UVData:
         uvs.append(u)
     uv = uvs[0]
     if len(uvs) > 1:
-        uv.fast_concat(uvs[1:], axis="freq", inplace=True, run_check=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The uvw_array does not match")
+            uv.fast_concat(uvs[1:], axis="freq", inplace=True, run_check=False)
     return uv
 
 
@@ -41,12 +43,22 @@ def undo_fringestop(uv: UVData) -> None:
     uv.uvw_array[:] = 0.0
 
 
-def phase_and_write(uv: UVData, out_ms: str, ra_icrs: float, dec_icrs: float, cat_name: str) -> None:
-    """Phase ``uv`` to the ICRS position (radians), order channels ascending, write the MS."""
+def phase_and_write(uv: UVData, out_ms: str, ra_icrs: float, dec_icrs: float, cat_name: str, uvw_new: np.ndarray | None = None) -> None:
+    """Phase ``uv`` to the ICRS position (radians), order channels ascending, write the MS.
+
+    With ``uvw_new`` (pyuvdata convention, per blt) the result is moved from
+    pyuvdata's UVW onto the project's geometry (:mod:`.phasing`), which differs from
+    pyuvdata's astrometry by millimetres in w and ~9 arcsec in the (u, v) frame angle,
+    so both writers produce the same MS.
+    """
     undo_fringestop(uv)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The uvw_array does not match")
         uv.phase(lon=ra_icrs, lat=dec_icrs, epoch="J2000", phase_frame="icrs", cat_name=cat_name, use_ant_pos=True)
+    if uvw_new is not None:
+        dw = uvw_new[:, 2] - uv.uvw_array[:, 2]
+        uv.data_array *= np.exp((-2j * np.pi / C_M_S) * np.outer(dw, uv.freq_array))[:, :, None].astype(uv.data_array.dtype)
+        uv.uvw_array = uvw_new
     uv.reorder_freqs(channel_order="freq")
     uv.channel_width = np.abs(uv.channel_width)  # ascending now: positive widths
     uv.vis_units = "Jy"

@@ -13,20 +13,19 @@ In pyuvdata's convention (baseline ``b = x[ant2] - x[ant1]``,
 
     V_new = V_raw * exp(-2 pi i nu (w_new - w_raw) / c)
 
-with ``w_raw`` from the file's ``uvw_array`` and ``w_new`` computed from the station
-positions towards the new centre's apparent position at each integration; (u, v)
-are then rotated from apparent to ICRS axes (:func:`frame_position_angle`).  The MS
+with ``w_raw`` from the file's ``uvw_array`` and ``w_new = b . s`` computed from the
+station positions (ITRF) and the centre's topocentric direction ``s`` in ITRS at each
+integration (astropy: precession, nutation, aberration, polar motion); u and v lie
+along the ICRS east and north at the centre.  The MS
 stores ``conj(V_new)`` and ``-uvw_new`` (CASA's sign convention), as pyuvdata does.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import astrometry
-from ..geometry import C_M_S, uvw_hadec
+from ..geometry import C_M_S
 
 
 def phase_center(times_jd: np.ndarray, dec_rad: float, loc) -> tuple[float, float, float]:
@@ -40,38 +39,20 @@ def phase_center(times_jd: np.ndarray, dec_rad: float, loc) -> tuple[float, floa
 def uvw_to_center(ant_ecef: dict[int, np.ndarray], ant1, ant2, times_jd, ra_icrs, dec_icrs, loc) -> np.ndarray:
     """UVW (metres, pyuvdata convention x[ant2]-x[ant1]) towards an ICRS direction, per blt.
 
-    ``ant_ecef`` maps antenna number -> ITRF position (m).  The direction's apparent
-    hour angle and declination are computed once per unique time.
+    ``ant_ecef`` maps antenna number -> ITRF position (m).  The (u, v, w) axes are
+    those of :func:`dsa110_contimg.astrometry.uvw_basis` (ICRS axes; w towards the
+    apparent topocentric direction, so aberration and polar motion are included),
+    computed once per unique time.
     """
     ut, inv = np.unique(times_jd, return_inverse=True)
-    ha, dec_app = astrometry.hadec_of(np.full(ut.shape, ra_icrs), np.full(ut.shape, dec_icrs), ut, loc)
+    basis = astrometry.uvw_basis(ra_icrs, dec_icrs, ut, loc)  # (Nt, 3, 3)
     nums = np.array(sorted(ant_ecef))
     lut = np.full(nums.max() + 1, -1)
     lut[nums] = np.arange(nums.size)
     pos = np.array([ant_ecef[n] for n in nums])
     pos = pos - pos.mean(axis=0)
-    bl = pos[lut[ant2]] - pos[lut[ant1]]
-    uvw = uvw_hadec(bl, ha[inv], dec_app[inv], math.radians(loc.lon.deg))
-    # (u, v) from the apparent frame to ICRS axes: v towards ICRS north
-    pa = frame_position_angle(ra_icrs, dec_icrs, ut, loc)[inv]
-    u, v = uvw[:, 0].copy(), uvw[:, 1].copy()
-    uvw[:, 0] = u * np.cos(pa) - v * np.sin(pa)
-    uvw[:, 1] = u * np.sin(pa) + v * np.cos(pa)
-    return uvw
-
-
-def frame_position_angle(ra_icrs: float, dec_icrs: float, times_jd: np.ndarray, loc, eps: float = 1e-5) -> np.ndarray:
-    """Position angle (radians, north through east) of ICRS north at the centre, in the apparent frame.
-
-    The MS stores UVW in the frame of its phase direction (J2000/ICRS), so the
-    apparent-frame (u, v) are rotated by this angle (about 0.2 deg in 2026 at Dec 55).
-    """
-    n = len(times_jd)
-    ra = np.full(2 * n, ra_icrs)
-    dec = np.concatenate([np.full(n, dec_icrs), np.full(n, dec_icrs + eps)])
-    ra_a, dec_a = astrometry.icrs_to_apparent(ra, dec, np.concatenate([times_jd, times_jd]), loc)
-    dra = np.angle(np.exp(1j * (ra_a[n:] - ra_a[:n])))
-    return np.arctan2(dra * np.cos(dec_a[:n]), dec_a[n:] - dec_a[:n])
+    bl = pos[lut[np.asarray(ant2)]] - pos[lut[np.asarray(ant1)]]
+    return np.einsum("nk,njk->nj", bl, basis[inv])
 
 
 def phase_factor(dw_m: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:

@@ -20,10 +20,10 @@ from pyuvdata import Telescope, UVData
 from .. import astrometry
 from ..atomic import atomic_path
 from ..bands import N_SUBBANDS, channel_width_hz, subband_freqs
-from ..geometry import Stations, geodetic_to_ecef, uvw_hadec
+from ..geometry import Stations, geodetic_to_ecef
 from . import corruptions
 from .scenario import PlannedGroup, group_times_jd
-from .visibilities import source_geometry, true_visibilities
+from .visibilities import fringestop_basis, source_directions, true_visibilities
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,6 @@ def write_group(
     (corruptions, run start, per-group RFI).
     """
     loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
-    lon = math.radians(tel["lon_deg"])
     dec_p = math.radians(sim["pointing_dec_deg"])
     times = group_times_jd(g, sim)
     hours = (times - truth["run_start_jd"]) * 24.0
@@ -73,14 +72,15 @@ def write_group(
     act_idx = np.array([idx[a] for a in active])
     ref = geodetic_to_ecef(tel["lat_deg"], tel["lon_deg"], tel["height_m"])
     rel = stations.ecef()[act_idx] - ref
-    keep, ha, dec = source_geometry(sky, times, dec_p, loc)
+    keep, s_src = source_directions(sky, times, dec_p, loc)
+    basis = fringestop_basis(times, dec_p, loc)  # (Nt, 3, 3)
     flux = np.array([sky[k]["flux_jy"] for k in keep])
     alpha = np.array([sky[k]["alpha"] for k in keep])
     na = len(active)
     iu, ju = np.triu_indices(na)
     antpairs = [(int(active[i]) - 1, int(active[j]) - 1) for i, j in zip(iu, ju, strict=True)]
     nbl = len(antpairs)
-    uvw_fs = uvw_hadec(rel[ju] - rel[iu], 0.0, dec_p, lon).astype(np.float32)  # (Nbl, 3)
+    uvw_fs = np.einsum("bk,tjk->tbj", rel[ju] - rel[iu], basis).reshape(-1, 3)  # (Nt*Nbl, 3), time-major
     telescope = _telescope(tel, stations)
     rfi = truth["rfi"][str(g.index)]
     sefd = sim["sefd_jy"]
@@ -91,7 +91,7 @@ def write_group(
     todo = [sb for sb in range(N_SUBBANDS) if sb not in g.dropped and (subbands is None or sb in subbands)]
     for sb in todo:
         freqs = subband_freqs(sb, nchan)
-        vt = true_visibilities(rel, lon, dec_p, freqs, flux, alpha, ha, dec, tel["dish_diameter_m"])
+        vt = true_visibilities(rel, s_src, basis[:, 2], freqs, flux, alpha, tel["dish_diameter_m"])
         jon = np.stack([corruptions.jones(truth, a, g.epoch, hours, freqs) for a in active])  # (Na, Nt, Nf, 2)
         rng = np.random.default_rng([sim["seed"], 5, g.index, sb])
         data = np.empty((len(times), nbl, nchan, 2), dtype=np.complex64)
@@ -122,7 +122,7 @@ def write_group(
             vis_units="uncalib",
             history=f"dsa110_contimg simulator seed={sim['seed']} group={g.group_id} sb={sb:02d}",
         )
-        uv.uvw_array = np.tile(uvw_fs, (len(times), 1)).astype(np.float64)
+        uv.uvw_array = uvw_fs.astype(np.float32).astype(np.float64)
         uv.extra_keywords = {
             "phase_center_dec": dec_p,
             "ha_phase_center": 0.0,

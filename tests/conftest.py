@@ -1,0 +1,90 @@
+"""Shared fixtures: small simulated DSA-110 groups with known truth.
+
+Sizes are kept small (few antennas, averaged channels, few integrations) so the
+whole suite runs in minutes; the end-to-end tests use the demo config.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import json
+import os
+
+import pytest
+
+from dsa110_contimg.config import load_config
+from dsa110_contimg.simulate.run import simulate_group, write_truth
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STATION_FILE = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "DSA110_Station_Coordinates.csv"))
+
+CLEAN = {k: False for k in ("noise", "delays", "bandpass", "gains", "flux_scale", "dead_antenna", "rfi")}
+
+
+@pytest.fixture(scope="session")
+def station_file():
+    """The real DSA-110 station file (never committed); tests needing it skip without it."""
+    if not os.path.isfile(STATION_FILE):
+        pytest.skip(f"real station file not present at {STATION_FILE}")
+    return STATION_FILE
+
+
+def small_config(tmp: str, **sim_over) -> dict:
+    """A validated config for one small calibrator group (no science groups)."""
+    sim = {
+        "n_epochs": 1,
+        "science_groups_per_epoch": 0,
+        "n_active": 12,
+        "nchan_per_subband": 2,
+        "ntimes": 6,
+        "incomplete_groups": [],
+        "n_field_sources": 0,
+    }
+    sim.update(sim_over)
+    cfg = load_config(overrides={"output_dir": tmp, **{f"simulation.{k}": v for k, v in sim.items()}})
+    if os.path.isfile(STATION_FILE):
+        cfg["telescope"]["station_file"] = STATION_FILE
+    return cfg
+
+
+def make_group(tmp: str, cfg: dict) -> tuple[dict, list[str]]:
+    """Write truth + the first planned group into ``tmp``; return (truth, sorted file list)."""
+    truth = write_truth(cfg, os.path.join(tmp, "truth.json"), os.path.join(tmp, "sky.csv"))
+    gid = truth["groups"][0]["group_id"]
+    raw = os.path.join(tmp, "raw")
+    simulate_group(cfg, truth, gid, raw)
+    return truth, sorted(glob.glob(os.path.join(raw, "*.hdf5")))
+
+
+@pytest.fixture(scope="session")
+def corrupted_group(tmp_path_factory):
+    """A calibrator group with every corruption on (noise, delays, bandpass, gains, RFI...)."""
+    tmp = str(tmp_path_factory.mktemp("corrupted"))
+    cfg = small_config(tmp)
+    truth, files = make_group(tmp, cfg)
+    return cfg, truth, files
+
+
+@pytest.fixture(scope="session")
+def clean_group(tmp_path_factory):
+    """A calibrator group with no corruptions and no noise: one bright source only."""
+    tmp = str(tmp_path_factory.mktemp("clean"))
+    cfg = small_config(tmp, n_active=24)
+    cfg["simulation"]["corruptions"].update(CLEAN)
+    truth, files = make_group(tmp, cfg)
+    return cfg, truth, files
+
+
+@pytest.fixture
+def group_copy(corrupted_group, tmp_path):
+    """A private copy of the corrupted group's files, safe to damage."""
+    import shutil
+
+    cfg, truth, files = corrupted_group
+    out = []
+    for f in files:
+        dst = tmp_path / os.path.basename(f)
+        shutil.copy(f, dst)
+        out.append(str(dst))
+    return copy.deepcopy(cfg), truth, out
