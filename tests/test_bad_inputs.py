@@ -251,6 +251,11 @@ def test_times_disagree_discover(group_copy):
     assert os.path.basename(bad) in g.reason
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="src bug: the blt digest hashes time_array exactly, so any time offset below the 1 s "
+    "tolerance is still rejected, and reported as an antennas/baseline-order mismatch",
+)
 def test_small_time_offset_is_tolerated(group_copy):
     """Sub-second disagreement (below the 1 s tolerance) is not a problem."""
     _cfg, _truth, files = group_copy
