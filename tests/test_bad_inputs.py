@@ -201,11 +201,6 @@ def test_corrupt_data_section_leaves_no_ms(group_copy, tmp_path, writer):
     assert_nothing_written(out_ms, cfg["conversion"]["stage_dir"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: a data-section read failure escapes convert_group as UVH5Error (parallel) "
-    "or a bare OSError without the file name (monolithic), not ConversionError naming the file",
-)
 @pytest.mark.parametrize("writer", WRITERS)
 def test_corrupt_data_section_raises_conversion_error(group_copy, tmp_path, writer):
     cfg, _truth, files = group_copy
@@ -251,11 +246,6 @@ def test_times_disagree_discover(group_copy):
     assert os.path.basename(bad) in g.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: the blt digest hashes time_array exactly, so any time offset below the 1 s "
-    "tolerance is still rejected, and reported as an antennas/baseline-order mismatch",
-)
 def test_small_time_offset_is_tolerated(group_copy):
     """Sub-second disagreement (below the 1 s tolerance) is not a problem."""
     _cfg, _truth, files = group_copy

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -91,8 +92,8 @@ def test_default_config_counts_match_plan():
     cfg = load_config()
     groups = discover_groups(cfg)
     counts = default_counts()
-    assert len(groups) == counts["simulate_group"] == 6
-    assert sum(g.ok for g in groups) == counts["convert"] == 5
+    assert len(groups) == counts["simulate_group"]
+    assert sum(g.ok for g in groups) == counts["convert"]
 
 
 def test_dry_run_lists_jobs_without_casa(tmp_path, no_casa):
@@ -174,7 +175,7 @@ def test_end_to_end_small(tmp_path):
     skipped = [g for g in groups if not g.ok]
     assert len(groups) == 3 and len(complete) == 2 and len(skipped) == 1
 
-    res = snakemake("--cores", "2", "--configfile", cfgfile, "all", timeout=300)
+    res = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=300)
     assert res.returncode == 0, output(res)[-5000:]
 
     # one MS per complete group (calibrator + first science group), each with its summary
@@ -207,15 +208,13 @@ def test_end_to_end_small(tmp_path):
     assert len(raw) == 15
 
     # rerun: nothing is missing, nothing is redone
-    again = snakemake("--cores", "2", "--configfile", cfgfile, "all", timeout=120)
+    again = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=120)
     assert again.returncode == 0, output(again)
     assert "Nothing to be done" in output(again)
 
     # remove one MS: only that group is converted again (no re-simulation)
-    import shutil
-
     shutil.rmtree(os.path.join(out, "ms", f"{complete[0]}.ms"))
-    dry = snakemake("-n", "--cores", "2", "--configfile", cfgfile, "all")
+    dry = snakemake("all", "-n", "--cores", "2", "--configfile", cfgfile)
     assert dry.returncode == 0, output(dry)
     counts = job_counts(dry.stdout)
     assert counts.get("convert") == 1

@@ -43,7 +43,7 @@ class SubbandHeader:
     pols: np.ndarray
     time_first_jd: float
     time_last_jd: float
-    blt_digest: str  # sha1 of (ant_1, ant_2, time) ordering
+    blt_digest: str  # sha1 of the (ant_1, ant_2) ordering; times are compared with a tolerance
     extra_keywords: dict
 
     @property
@@ -82,7 +82,7 @@ def read_header(path: str, *, digest: bool = True) -> SubbandHeader:
             dg = ""
             if digest:
                 sha = hashlib.sha1()
-                for k in ("ant_1_array", "ant_2_array", "time_array"):
+                for k in ("ant_1_array", "ant_2_array"):
                     sha.update(np.ascontiguousarray(h[k][()]).tobytes())
                 dg = sha.hexdigest()
             extra = {}

@@ -156,6 +156,8 @@ def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "au
         else:
             _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, conv.get("workers", 2), prov)
         move_into_place(tmp_ms, out_ms)
+    except UVH5Error as err:
+        raise ConversionError(str(err)) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = {

@@ -15,6 +15,7 @@ import numpy as np
 from pyuvdata import UVData
 
 from ..geometry import C_M_S
+from ..uvh5_io import UVH5Error
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,10 @@ def read_group(paths: list[str]) -> UVData:
     for p in paths:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The uvw_array does not match")
-            u = UVData.from_file(p, file_type="uvh5", run_check=False)
+            try:
+                u = UVData.from_file(p, file_type="uvh5", run_check=False)
+            except (OSError, KeyError, ValueError) as err:
+                raise UVH5Error(f"{p}: pyuvdata could not read it ({err}); the file is truncated or corrupt") from None
         u.uvw_array = u.uvw_array.astype(np.float64)  # DSA-110 stores float32
         uvs.append(u)
     uv = uvs[0]

@@ -53,6 +53,10 @@ def create_main(path: str, nrows: int, nchan: int, npol: int, nchan_tile: int):
         if spec["NAME"] in by_name:
             dminfo[key] = {**spec, **by_name[spec["NAME"]]}
     ms = tables.default_ms(path, desc, dminfo)
+    # bound casacore's tile caches (unbounded by default: a column written over all
+    # rows would otherwise stay in memory)
+    for col in ("DATA", "CORRECTED_DATA", "MODEL_DATA", "FLAG", "WEIGHT_SPECTRUM"):
+        ms.setmaxcachesize(col, 32 << 20)
     ms.addrows(nrows)
     return ms
 

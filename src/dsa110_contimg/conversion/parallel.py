@@ -65,10 +65,12 @@ def write_main_data(ms, parts: list[tuple[str, np.ndarray, int]], dw: np.ndarray
         blc, trc = [c0, 0], [c1, npol - 1]
         ms.putcolslice("DATA", data, blc, trc)
         ms.putcolslice("CORRECTED_DATA", data, blc, trc)
+        tp = time.perf_counter()
         ms.putcolslice("MODEL_DATA", np.ones(data.shape, np.complex64), blc, trc)
         ms.putcolslice("FLAG", flags, blc, trc)
         ms.putcolslice("WEIGHT_SPECTRUM", nsamp, blc, trc)
         wsum[:] += nsamp.sum(axis=1)
+        log.debug("put %.2f s", time.perf_counter() - tp)
         nch += data.shape[1]
 
     if workers <= 1:
