@@ -65,12 +65,10 @@ def write_main_data(ms, parts: list[tuple[str, np.ndarray, int]], dw: np.ndarray
         blc, trc = [c0, 0], [c1, npol - 1]
         ms.putcolslice("DATA", data, blc, trc)
         ms.putcolslice("CORRECTED_DATA", data, blc, trc)
-        tp = time.perf_counter()
         ms.putcolslice("MODEL_DATA", np.ones(data.shape, np.complex64), blc, trc)
         ms.putcolslice("FLAG", flags, blc, trc)
         ms.putcolslice("WEIGHT_SPECTRUM", nsamp, blc, trc)
         wsum[:] += nsamp.sum(axis=1)
-        log.debug("put %.2f s", time.perf_counter() - tp)
         nch += data.shape[1]
 
     if workers <= 1:
@@ -79,8 +77,16 @@ def write_main_data(ms, parts: list[tuple[str, np.ndarray, int]], dw: np.ndarray
             log.info("subband %d/%d written (%.1f s)", k + 1, len(parts), time.perf_counter() - t0)
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(dw, swap)) as pool:
-            futs = [(pool.submit(process_subband, path, freqs), c0) for path, freqs, c0 in parts]
-            for k, (fut, c0) in enumerate(futs):
+            # keep at most `workers + 1` parts in flight; a finished future holds its
+            # (large) result, so drop each one once written
+            pending = list(parts)
+            futs = []
+            for k in range(len(parts)):
+                while pending and len(futs) < workers + 1:
+                    path, freqs, c0 = pending.pop(0)
+                    futs.append((pool.submit(process_subband, path, freqs), c0))
+                fut, c0 = futs.pop(0)
                 put(fut.result(), c0)
+                del fut
                 log.info("subband %d/%d written (%.1f s)", k + 1, len(parts), time.perf_counter() - t0)
     return wsum / max(nch, 1)
