@@ -6,9 +6,8 @@ Conventions
 - Baselines are ``x[ant2] - x[ant1]`` (pyuvdata's convention).  CASA's MS stores the
   negated UVW together with conjugated visibilities; :mod:`dsa110_contimg.conversion`
   does that flip when writing.
-- Hour angles, declinations and right ascensions are radians in all functions here.
-  "Apparent" coordinates are topocentric true-equator-true-equinox (astropy ``TETE``
-  with the telescope location), so the hour angle is ``LAST - RA_app``.
+- Angles are radians in all functions here; UVW geometry lives in
+  :mod:`dsa110_contimg.astrometry` (ITRS direction vectors from astropy).
 """
 
 from __future__ import annotations
@@ -201,35 +200,6 @@ def load_stations(station_file: str | None) -> Stations:
     if station_file:
         return read_station_file(station_file)
     return builtin_t_layout()
-
-
-def uvw_hadec(bl_ecef: np.ndarray, ha_rad, dec_rad, lon_rad: float) -> np.ndarray:
-    """Project ECEF baselines onto (u, v, w) for a direction given by local hour angle/dec.
-
-    Parameters
-    ----------
-    bl_ecef : array (..., 3)
-        Baseline vectors in ITRF metres.
-    ha_rad, dec_rad : float or array broadcastable to bl_ecef[..., 0]
-        Local apparent hour angle and declination of the phase centre (radians).
-    lon_rad : float
-        East longitude of the array reference (radians).  The Greenwich hour angle is
-        ``ha - lon``... expressed here as ``H_G = ha + (-lon)``.
-
-    Returns
-    -------
-    uvw : array (..., 3), metres.  w points towards the source.
-    """
-    hg = np.asarray(ha_rad) - lon_rad  # Greenwich hour angle
-    # Hour angle measured from the ITRF x-axis meridian: H_x = GAST - ra = LAST - lon - ra.
-    # With the ITRF y-axis towards +90 deg east longitude (H_x = -6h):
-    x, y, z = bl_ecef[..., 0], bl_ecef[..., 1], bl_ecef[..., 2]
-    sh, ch = np.sin(hg), np.cos(hg)
-    sd, cd = np.sin(dec_rad), np.cos(dec_rad)
-    u = sh * x + ch * y
-    v = -sd * ch * x + sd * sh * y + cd * z
-    w = cd * ch * x - cd * sh * y + sd * z
-    return np.stack([u, v, w], axis=-1)
 
 
 def airy_power(sep_rad, freq_hz, diameter_m: float = DISH_DIAMETER_M):

@@ -46,10 +46,6 @@ class SubbandHeader:
     blt_digest: str  # sha1 of the (ant_1, ant_2) ordering; times are compared with a tolerance
     extra_keywords: dict
 
-    @property
-    def antennas_digest(self) -> str:
-        return self.blt_digest
-
 
 def parse_name(path: str) -> tuple[str, int] | None:
     """``(timestamp, subband)`` from a ``YYYY-MM-DDTHH:MM:SS_sbNN.hdf5`` name, else None."""
