@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import glob
-import json
 import os
 
 import pytest

@@ -46,7 +46,9 @@ def configure_casa(logfile: str | None = None) -> str:
     os.environ.setdefault("CASASITECONFIG", os.path.join(_repo_config_dir(), "casasiteconfig.py"))
     import casaconfig.config as cfg  # noqa: PLC0415  (must precede casatools)
 
-    already = "casatools" in sys.modules
+    if "casatools" in sys.modules:
+        # casatools reads casaconfig once, at import: it is already configured
+        return data
     cachedir = os.path.join(sys.prefix, "casa-cache")
     os.makedirs(cachedir, exist_ok=True)
     cfg.measurespath = data
@@ -60,10 +62,6 @@ def configure_casa(logfile: str | None = None) -> str:
     cfg.nogui = True
     cfg.agg = True
     cfg.log2term = False
-    if already:
-        import casatools  # noqa: PLC0415
-
-        casatools.ctsys.setlogfile(cfg.logfile) if hasattr(casatools.ctsys, "setlogfile") else None
     return data
 
 

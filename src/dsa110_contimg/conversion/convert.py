@@ -28,6 +28,7 @@ from ..grouping import consistency_problem
 from ..provenance import provenance_record
 from ..uvh5_io import UVH5Error, parse_name, read_baseline_metadata, read_header
 from . import ms_table
+from .phasing import phase_center, uvw_to_center
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,6 @@ def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "au
     loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
     ant_pos = _antenna_positions(meta, tel)
     dec_p = float(headers[0].extra_keywords["phase_center_dec"])
-    from .phasing import phase_center, uvw_to_center  # noqa: PLC0415
-
     ra_c, dec_c, mid_jd = phase_center(meta["time_array"], dec_p, loc)
     group_id = (parse_name(paths[0]) or (os.path.basename(paths[0]), 0))[0]
     cat_name = f"MERIDIAN_{group_id}"
@@ -184,11 +183,9 @@ def _set_identity(uv, tel: dict, ant_pos: dict[int, np.ndarray]) -> None:
 
 def _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, workers, prov) -> None:
     from astropy.time import Time  # noqa: PLC0415
-    from casacore import tables  # noqa: PLC0415
     from pyuvdata import UVData  # noqa: PLC0415
 
     from .parallel import write_main_data  # noqa: PLC0415
-    from .phasing import uvw_to_center  # noqa: PLC0415
 
     a1, a2, tjd = meta["ant_1_array"], meta["ant_2_array"], meta["time_array"]
     uvw_new = uvw_to_center(ant_pos, a1, a2, tjd, ra_c, dec_c, loc)

@@ -20,6 +20,13 @@ def _tile_rows(npol: int, nchan_tile: int, bytes_per: int, target: int = 1 << 20
     return int(max(64, min(1 << 16, target // max(1, npol * nchan_tile * bytes_per))))
 
 
+def _tiled_column(name: str, value, vtype: str, shape: list[int], tile: list[int]) -> tuple[dict, dict]:
+    """(column description, data-manager spec) of a fixed-shape TiledColumnStMan column."""
+    cd = tables.makearrcoldesc(name, value, valuetype=vtype, ndim=2, shape=shape, datamanagertype="TiledColumnStMan", datamanagergroup=f"Tiled{name}", options=4)
+    dm = {"TYPE": "TiledColumnStMan", "NAME": f"Tiled{name}", "SPEC": {"DEFAULTTILESHAPE": np.array(tile, dtype=np.int32)}, "COLUMNS": [name]}
+    return cd, dm
+
+
 def create_main(path: str, nrows: int, nchan: int, npol: int, nchan_tile: int):
     """Create an MS (main + empty required subtables) with ``nrows`` rows; return the open table."""
     desc = tables.required_ms_desc("MAIN")
@@ -28,8 +35,8 @@ def create_main(path: str, nrows: int, nchan: int, npol: int, nchan_tile: int):
     rows_f = _tile_rows(npol, nchan_tile, 4)
 
     def tiled(name, value, vtype, tile):
-        cd = tables.makearrcoldesc(name, value, valuetype=vtype, ndim=2, shape=[nchan, npol], datamanagertype="TiledColumnStMan", datamanagergroup=f"Tiled{name}", options=4)
-        dm.append({"TYPE": "TiledColumnStMan", "NAME": f"Tiled{name}", "SPEC": {"DEFAULTTILESHAPE": np.array(tile, dtype=np.int32)}, "COLUMNS": [name]})
+        cd, spec = _tiled_column(name, value, vtype, [nchan, npol], tile)
+        dm.append(spec)
         return cd
 
     cols = [
@@ -96,8 +103,8 @@ def ensure_model_corrected(path: str, chunk_rows: int = 20000) -> None:
         for name in ("MODEL_DATA", "CORRECTED_DATA"):
             if name in have:
                 continue
-            cd = tables.makearrcoldesc(name, 0j, valuetype="complex", ndim=2, shape=list(shape), datamanagertype="TiledColumnStMan", datamanagergroup=f"Tiled{name}", options=4)
-            t.addcols(tables.maketabdesc(cd), {"TYPE": "TiledColumnStMan", "NAME": f"Tiled{name}", "SPEC": {"DEFAULTTILESHAPE": np.array([shape[1], shape[0], max(64, (1 << 20) // (8 * shape[0] * shape[1]))], dtype=np.int32)}})
+            cd, spec = _tiled_column(name, 0j, "complex", list(shape), [shape[1], shape[0], _tile_rows(shape[1], shape[0], 8)])
+            t.addcols(tables.maketabdesc(cd), spec)
         for r0 in range(0, t.nrows(), chunk_rows):
             n = min(chunk_rows, t.nrows() - r0)
             if "CORRECTED_DATA" not in have:
