@@ -219,3 +219,20 @@ def test_casa_reads_and_images(clean_group, tmp_path):
         ia.close()
     assert abs(true_pix[0] - st["maxpos"][0]) <= 1.0 and abs(true_pix[1] - st["maxpos"][1]) <= 1.0
     assert st["max"][0] > 0.8 * cal["flux_jy"]
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_row_blocks_and_workers_do_not_change_the_ms(corrupted_group, tmp_path, monkeypatch, workers):
+    """Many small row blocks, serial or with 3 workers, give the same MS as the default."""
+    from dsa110_contimg.conversion import parallel
+
+    cfg, truth, files = corrupted_group
+    convert_group(files, str(tmp_path / "ref.ms"), cfg, writer="parallel")
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 40_000)
+    cfg2 = {**cfg, "conversion": {**cfg["conversion"], "workers": workers}}
+    nrows = tables.table(str(tmp_path / "ref.ms"), ack=False).nrows()
+    assert len(parallel.row_blocks(nrows, 16 * cfg["simulation"]["nchan_per_subband"], 2)) > 5
+    convert_group(files, str(tmp_path / "blocks.ms"), cfg2, writer="parallel")
+    with tables.table(str(tmp_path / "ref.ms"), ack=False) as a, tables.table(str(tmp_path / "blocks.ms"), ack=False) as b:
+        for col in ("DATA", "CORRECTED_DATA", "MODEL_DATA", "FLAG", "WEIGHT_SPECTRUM", "WEIGHT", "UVW"):
+            assert np.array_equal(a.getcol(col), b.getcol(col)), col

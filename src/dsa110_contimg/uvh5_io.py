@@ -107,13 +107,16 @@ def read_header(path: str, *, digest: bool = True) -> SubbandHeader:
             raise UVH5Error(f"{path}: unreadable UVH5 header ({err}); the file is corrupt - re-copy it") from None
 
 
-def read_visibilities(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(data complex64, flags bool, nsamples float32), each (Nblts, Nfreqs, Npols), file order."""
+def read_visibilities(path: str, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(data complex64, flags bool, nsamples float32), each (Nrows, Nfreqs, Npols), file order.
+
+    ``rows`` selects a range of baseline-times (default: all).
+    """
     try:
         with h5py.File(path, "r") as f:
-            raw = f["Data/visdata"][()]
-            flags = f["Data/flags"][()]
-            nsamp = f["Data/nsamples"][()].astype(np.float32, copy=False)
+            raw = f["Data/visdata"][rows]
+            flags = f["Data/flags"][rows]
+            nsamp = f["Data/nsamples"][rows].astype(np.float32, copy=False)
     except OSError as err:
         raise UVH5Error(f"{path}: reading the visibilities failed ({err}); the file is truncated or corrupt") from None
     if raw.dtype.names:
@@ -123,6 +126,15 @@ def read_visibilities(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     else:
         data = raw.astype(np.complex64, copy=False)
     return data, flags, nsamp
+
+
+def read_visdata_into(f: h5py.File, rows: slice, out: np.ndarray) -> None:
+    """Read ``Data/visdata[rows]`` of an open file into complex64 ``out`` (no temporaries)."""
+    ds = f["Data/visdata"]
+    if ds.dtype.names:
+        ds.read_direct(out.view(np.dtype([("r", "<f4"), ("i", "<f4")])).reshape(out.shape), source_sel=np.s_[rows])
+    else:
+        out[...] = ds[rows]
 
 
 def read_baseline_metadata(path: str) -> dict[str, np.ndarray]:

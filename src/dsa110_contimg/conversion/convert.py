@@ -183,7 +183,6 @@ def _set_identity(uv, tel: dict, ant_pos: dict[int, np.ndarray]) -> None:
 
 def _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, workers, prov) -> None:
     from astropy.time import Time  # noqa: PLC0415
-    from pyuvdata import UVData  # noqa: PLC0415
 
     from .parallel import write_main_data  # noqa: PLC0415
 
@@ -191,18 +190,12 @@ def _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c
     uvw_new = uvw_to_center(ant_pos, a1, a2, tjd, ra_c, dec_c, loc)
     dw = uvw_new[:, 2] - meta["uvw_array"][:, 2]
     swap = a1 > a2
-    # per-subband parts, ascending frequency
-    order = sorted(range(len(headers)), key=lambda k: headers[k].freqs_hz.min())
-    parts, c0, freqs_all, widths = [], 0, [], []
-    for k in order:
-        h = headers[k]
-        parts.append((h.path, h.freqs_hz, c0))
-        c0 += h.nfreqs
-        o = np.argsort(h.freqs_hz)
-        freqs_all.append(h.freqs_hz[o])
-        widths.append(np.abs(h.channel_width_hz[o]))
-    freqs_all, widths = np.concatenate(freqs_all), np.concatenate(widths)
+    from .parallel import band_layout  # noqa: PLC0415
+
     npol, nrows = headers[0].npols, headers[0].nblts
+    layout = band_layout([h.path for h in headers], [h.freqs_hz for h in headers], dw, swap, npol)
+    freqs_all = layout["freqs"]
+    widths = np.concatenate([np.abs(headers[[h.path for h in headers].index(p)].channel_width_hz[o]) for p, o, _c0 in layout["files"]])
     nchan_tile = headers[0].nfreqs
     ms = ms_table.create_main(tmp_ms, nrows, len(freqs_all), npol, nchan_tile)
     try:
@@ -218,16 +211,28 @@ def _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c
             ms.putcol(col, np.zeros(nrows, np.int32))
         ms.putcol("SCAN_NUMBER", np.ones(nrows, np.int32))
         ms.putcol("FLAG_ROW", np.zeros(nrows, bool))
-        weight = write_main_data(ms, parts, dw, swap, workers, npol)
+        # the subtables' metadata (pyuvdata header read, ~1 s) is built in a worker meanwhile
+        side = (subtable_metadata, (paths[0], tel, ant_pos, freqs_all, widths, ra_c, dec_c, cat_name))
+        weight, uv = write_main_data(ms, layout, workers, side)
         ms.putcol("WEIGHT", weight)
         ms.putcol("SIGMA", np.where(weight > 0, 1.0 / np.sqrt(np.maximum(weight, 1e-30)), 0.0))
         ms.putcolkeyword("DATA", "QuantumUnits", ["Jy"])
         ms.flush()
     finally:
         ms.close()
-    # metadata-only UVData for the subtables (telescope, antennas, SPW, field, pols)
+    ms_table.write_subtables(tmp_ms, uv, tel["mount"], tel["name"], prov)
+
+
+def subtable_metadata(path, tel, ant_pos, freqs_all, widths, ra_c, dec_c, cat_name):
+    """Metadata-only UVData describing the MS subtables (telescope, antennas, SPW, field, pols)."""
+    import warnings  # noqa: PLC0415
+
+    from pyuvdata import UVData  # noqa: PLC0415
+
     uv = UVData()
-    uv.read(paths[0], file_type="uvh5", read_data=False, run_check=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The uvw_array does not match")
+        uv.read(path, file_type="uvh5", read_data=False, run_check=False)
     _set_identity(uv, tel, ant_pos)
     uv.freq_array = freqs_all
     uv.channel_width = widths
@@ -237,4 +242,4 @@ def _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c
     uv.Nspws = 1
     uv.vis_units = "Jy"
     uv.phase(lon=ra_c, lat=dec_c, epoch="J2000", phase_frame="icrs", cat_name=cat_name, use_ant_pos=True)
-    ms_table.write_subtables(tmp_ms, uv, tel["mount"], tel["name"], prov)
+    return uv

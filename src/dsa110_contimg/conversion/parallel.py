@@ -1,11 +1,15 @@
-"""The ``parallel`` writer: subbands read and re-phased in worker processes, one MS assembled.
+"""The ``parallel`` writer: row blocks read and re-phased in worker processes, one MS assembled.
 
-Each worker reads one subband with h5py, reverses its channels to ascending order,
-applies the phase factor of :mod:`.phasing`, conjugates to CASA's convention and
-hands back (data, flags, nsamples) -- the per-subband *part*.  The parent writes
-each part into its channel slice of DATA, CORRECTED_DATA (= DATA), MODEL_DATA
-(= 1+0j), FLAG and WEIGHT_SPECTRUM as parts arrive, so at most ``workers + 1``
-subbands are in memory at once.
+The group's baseline-time rows are cut into blocks of about ``BLOCK_BYTES``.  For
+its block, a worker reads the rows from every subband file (h5py partial reads),
+places each subband's channels at their place in the ascending-frequency band,
+applies the phase factor of :mod:`.phasing` and conjugates to CASA's convention,
+writing the *part* (data, flags, nsamples, row weights) straight into one of
+``workers + 1`` reusable shared-memory slots of the parent.  The
+parent writes each part into its rows of DATA, CORRECTED_DATA (= DATA), MODEL_DATA
+(= 1+0j), FLAG and WEIGHT_SPECTRUM, in row order: the tiled columns grow
+sequentially on disk (no initialisation pass), and at most ``workers + 1`` parts
+are in memory at once.
 """
 
 from __future__ import annotations
@@ -13,80 +17,182 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import shared_memory
 
+import h5py
 import numpy as np
 
-from ..uvh5_io import read_visibilities
-from .phasing import phase_factor
+from ..uvh5_io import UVH5Error, read_visdata_into
+from .phasing import phase_factor, phase_factor_uniform
 
 log = logging.getLogger(__name__)
+
+BLOCK_BYTES = 96 << 20
 
 _SHARED: dict = {}
 
 
-def _init_worker(dw: np.ndarray, swap: np.ndarray) -> None:
-    _SHARED["dw"] = dw
-    _SHARED["swap"] = swap
+def _init_worker(layout: dict) -> None:
+    _SHARED["layout"] = layout
 
 
-def process_subband(path: str, freqs_hz_file: np.ndarray, dw: np.ndarray | None = None, swap: np.ndarray | None = None):
-    """Read one subband and return (data, flags, nsamples) ascending in frequency, MS convention.
+def band_layout(paths: list[str], freqs_file: list[np.ndarray], dw: np.ndarray, swap: np.ndarray, npol: int) -> dict:
+    """Everything a worker needs: per file its channel order and first output channel.
 
-    ``freqs_hz_file`` are the file's channel frequencies (file order); ``dw`` (Nblts,)
-    is ``w_new - w_raw`` in metres; ``swap`` marks rows whose antennas the MS stores
-    swapped (ant1 > ant2 in the file).
+    ``freqs_file`` are each file's channel frequencies in file order (Hz); files are
+    placed in ascending frequency.  ``dw`` (Nblts,) is ``w_new - w_raw`` (m);
+    ``swap`` marks rows stored with antennas swapped (ant1 > ant2 in the file).
     """
-    dw = _SHARED["dw"] if dw is None else dw
-    swap = _SHARED["swap"] if swap is None else swap
-    data, flags, nsamp = read_visibilities(path)
-    order = np.argsort(freqs_hz_file)
-    if not np.array_equal(order, np.arange(order.size)):
-        data, flags, nsamp = data[:, order], flags[:, order], nsamp[:, order]
-    data *= phase_factor(dw, freqs_hz_file[order])[:, :, None]
+    order = sorted(range(len(paths)), key=lambda k: freqs_file[k].min())
+    files, c0, freqs = [], 0, []
+    for k in order:
+        o = np.argsort(freqs_file[k])
+        files.append((paths[k], o, c0))
+        c0 += o.size
+        freqs.append(freqs_file[k][o])
+    return {"files": files, "freqs": np.concatenate(freqs), "dw": dw, "swap": swap, "npol": npol}
+
+
+def process_rows(r0: int, r1: int, layout: dict | None = None, out=None):
+    """(data, flags, nsamples, weight) of rows r0..r1-1, all channels ascending, MS convention.
+
+    ``out`` may supply the (data, nsamples, flags, weight) arrays to fill (shared memory).
+    ``weight`` (Nrows, Npol) is the channel-mean nsamples.
+    """
+    lay = _SHARED["layout"] if layout is None else layout
+    n, nchan, npol = r1 - r0, lay["freqs"].size, lay["npol"]
+    if out is None:
+        out = (np.empty((n, nchan, npol), np.complex64), np.empty((n, nchan, npol), np.float32), np.empty((n, nchan, npol), bool), np.empty((n, npol), np.float32))
+    data, nsamp, flags, weight = out
+    phasor = _phasor(lay, r0, r1)
+    for path, order, c0 in lay["files"]:
+        sl = slice(c0, c0 + order.size)
+        src = _channel_selector(order)
+        try:
+            with h5py.File(path, "r") as f:
+                buf = np.empty((n, order.size, npol), np.complex64)
+                read_visdata_into(f, slice(r0, r1), buf)
+                flags[:, sl] = f["Data/flags"][r0:r1][:, src]
+                nsamp[:, sl] = f["Data/nsamples"][r0:r1][:, src]
+        except OSError as err:
+            raise UVH5Error(f"{path}: reading the visibilities failed ({err}); the file is truncated or corrupt") from None
+        np.multiply(buf[:, src], phasor[:, sl, None], out=data[:, sl])
     # MS convention: conjugate, except rows stored swapped (conj of the swapped baseline = itself)
-    np.conjugate(data, out=data, where=~swap[:, None, None])
-    return data, flags, nsamp
+    np.conjugate(data, out=data, where=~lay["swap"][r0:r1, None, None])
+    weight[...] = nsamp.mean(axis=1)
+    return data, flags, nsamp, weight
 
 
-def write_main_data(ms, parts: list[tuple[str, np.ndarray, int]], dw: np.ndarray, swap: np.ndarray, workers: int, npol: int) -> np.ndarray:
-    """Fill the data columns of open MS ``ms``; ``parts`` = [(path, file freqs, first MS channel)].
+def _channel_selector(order: np.ndarray):
+    """A slice (view) when the file's channels are simply reversed or in order, else the index array."""
+    k = order.size
+    if np.array_equal(order, np.arange(k)):
+        return slice(None)
+    if np.array_equal(order, np.arange(k)[::-1]):
+        return slice(None, None, -1)
+    return order
 
-    Returns the per-row mean nsamples per polarization (for WEIGHT).
+
+def _phasor(lay: dict, r0: int, r1: int) -> np.ndarray:
+    f = lay["freqs"]
+    dw = lay["dw"][r0:r1]
+    if f.size > 1:
+        df = (f[-1] - f[0]) / (f.size - 1)
+        if np.max(np.abs(f - (f[0] + df * np.arange(f.size)))) < 1.0:  # uniform grid (< 1 Hz)
+            return phase_factor_uniform(dw, f[0], df, f.size)
+    return phase_factor(dw, f)
+
+
+def _process_to_shm(r0: int, r1: int, slot: str, slot_rows: int) -> tuple[int, int]:
+    """Worker: :func:`process_rows` straight into the parent's shared-memory ``slot``."""
+    shm = shared_memory.SharedMemory(name=slot)
+    try:
+        lay = _SHARED["layout"]
+        views = _views(shm, slot_rows, lay["freqs"].size, lay["npol"], r1 - r0)
+        process_rows(r0, r1, out=views)
+        del views
+    finally:
+        shm.close()
+    return r0, r1
+
+
+def _views(shm, slot_rows: int, nchan: int, npol: int, n: int):
+    """(data, nsamples, flags, weight) views of the first ``n`` rows of a slot."""
+    cells = slot_rows * nchan * npol
+    shape = (n, nchan, npol)
+    return (
+        np.ndarray(shape, np.complex64, shm.buf, 0),
+        np.ndarray(shape, np.float32, shm.buf, 8 * cells),
+        np.ndarray(shape, np.bool_, shm.buf, 12 * cells),
+        np.ndarray((n, npol), np.float32, shm.buf, 13 * cells),
+    )
+
+
+def _slot_bytes(slot_rows: int, nchan: int, npol: int) -> int:
+    return slot_rows * nchan * npol * 13 + slot_rows * npol * 4
+
+
+def row_blocks(nrows: int, nchan: int, npol: int, block_bytes: int | None = None) -> list[tuple[int, int]]:
+    """Row ranges of about ``block_bytes`` (default ``BLOCK_BYTES``) of output (13 bytes per cell)."""
+    block_bytes = block_bytes or BLOCK_BYTES
+    step = max(1, block_bytes // (nchan * npol * 13))
+    return [(r, min(r + step, nrows)) for r in range(0, nrows, step)]
+
+
+def write_main_data(ms, layout: dict, workers: int, side=None):
+    """Fill DATA, CORRECTED_DATA, MODEL_DATA, FLAG, WEIGHT_SPECTRUM of open MS ``ms``.
+
+    ``side`` = (function, args) is run in the worker pool alongside the parts.
+    Returns (per-row mean nsamples per polarization (for WEIGHT), side's result).
     """
     nrows = ms.nrows()
-    wsum = np.zeros((nrows, npol))
-    nch = 0
+    nchan, npol = layout["freqs"].size, layout["npol"]
+    blocks = row_blocks(nrows, nchan, npol)
+    slot_rows = max(r1 - r0 for r0, r1 in blocks)
+    weight = np.zeros((nrows, npol))
     t0 = time.perf_counter()
+    ones = np.ones((slot_rows, nchan, npol), np.complex64)
 
-    def put(res, c0):
-        nonlocal nch
-        data, flags, nsamp = res
-        c1 = c0 + data.shape[1] - 1
-        blc, trc = [c0, 0], [c1, npol - 1]
-        ms.putcolslice("DATA", data, blc, trc)
-        ms.putcolslice("CORRECTED_DATA", data, blc, trc)
-        ms.putcolslice("MODEL_DATA", np.ones(data.shape, np.complex64), blc, trc)
-        ms.putcolslice("FLAG", flags, blc, trc)
-        ms.putcolslice("WEIGHT_SPECTRUM", nsamp, blc, trc)
-        wsum[:] += nsamp.sum(axis=1)
-        nch += data.shape[1]
+    def put(data, flags, nsamp, w, r0):
+        n = data.shape[0]
+        ms.putcol("DATA", data, r0, n)
+        ms.putcol("CORRECTED_DATA", data, r0, n)
+        ms.putcol("MODEL_DATA", ones[:n], r0, n)
+        ms.putcol("FLAG", flags, r0, n)
+        ms.putcol("WEIGHT_SPECTRUM", nsamp, r0, n)
+        weight[r0 : r0 + n] = w
+
+    def progress(k):
+        if k + 1 == len(blocks) or (k + 1) % max(1, len(blocks) // 4) == 0:
+            log.info("rows block %d/%d written (%.1f s)", k + 1, len(blocks), time.perf_counter() - t0)
 
     if workers <= 1:
-        for k, (path, freqs, c0) in enumerate(parts):
-            put(process_subband(path, freqs, dw, swap), c0)
-            log.info("subband %d/%d written (%.1f s)", k + 1, len(parts), time.perf_counter() - t0)
-    else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(dw, swap)) as pool:
-            # keep at most `workers + 1` parts in flight; a finished future holds its
-            # (large) result, so drop each one once written
-            pending = list(parts)
-            futs = []
-            for k in range(len(parts)):
-                while pending and len(futs) < workers + 1:
-                    path, freqs, c0 = pending.pop(0)
-                    futs.append((pool.submit(process_subband, path, freqs), c0))
-                fut, c0 = futs.pop(0)
-                put(fut.result(), c0)
-                del fut
-                log.info("subband %d/%d written (%.1f s)", k + 1, len(parts), time.perf_counter() - t0)
-    return wsum / max(nch, 1)
+        side_result = side[0](*side[1]) if side else None
+        for k, (r0, r1) in enumerate(blocks):
+            put(*process_rows(r0, r1, layout), r0)
+            progress(k)
+        return weight, side_result
+    # workers + 1 reusable shared-memory slots: parts are produced straight into them
+    slots = [shared_memory.SharedMemory(create=True, size=_slot_bytes(slot_rows, nchan, npol)) for _ in range(workers + 1)]
+    try:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(layout,)) as pool:
+            side_fut = pool.submit(side[0], *side[1]) if side else None
+            pending, futs, free = list(blocks), [], list(slots)
+            for k in range(len(blocks)):
+                while pending and free:
+                    r0, r1 = pending.pop(0)
+                    slot = free.pop(0)
+                    futs.append((pool.submit(_process_to_shm, r0, r1, slot.name, slot_rows), slot))
+                fut, slot = futs.pop(0)
+                r0, r1 = fut.result()
+                data, nsamp, flags, w = _views(slot, slot_rows, nchan, npol, r1 - r0)
+                put(data, flags, nsamp, w, r0)
+                del data, nsamp, flags, w
+                free.append(slot)
+                progress(k)
+            side_result = side_fut.result() if side_fut else None
+    finally:
+        for slot in slots:
+            slot.close()
+            slot.unlink()
+    return weight, side_result

@@ -62,3 +62,17 @@ def phase_factor(dw_m: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     out.real = np.cos(ph)
     out.imag = np.sin(ph)
     return out
+
+
+def phase_factor_uniform(dw_m: np.ndarray, f0_hz: float, df_hz: float, nchan: int, block: int = 48) -> np.ndarray:
+    """:func:`phase_factor` for channels ``f0 + k df`` (k < nchan), with far fewer sin/cos.
+
+    ``exp(-2 pi i dw (f0 + (block j + k) df) / c) = exp(-2 pi i dw (f0 + block j df)/c)
+    * exp(-2 pi i dw k df / c)``: evaluated as the outer product of a coarse and a fine
+    factor.  Shape (Nblts, nchan), complex64.
+    """
+    nb = -(-nchan // block)
+    coarse = phase_factor(dw_m, f0_hz + block * df_hz * np.arange(nb))  # (N, nb)
+    fine = phase_factor(dw_m, df_hz * np.arange(block))  # (N, block)
+    out = (coarse[:, :, None] * fine[:, None, :]).reshape(dw_m.size, nb * block)
+    return out[:, :nchan]
