@@ -134,6 +134,7 @@ def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "au
         writer=writer,
         phase_center_icrs_deg=[math.degrees(ra_c), math.degrees(dec_c)],
         mid_mjd=mid_jd - 2400000.5,
+        pointing_dec_rad=dec_p,
     )
     out_ms = os.path.abspath(out_ms.rstrip("/"))
     out_dir = os.path.dirname(out_ms)

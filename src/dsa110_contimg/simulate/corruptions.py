@@ -7,8 +7,9 @@ Per antenna ``a`` and polarization ``p`` (0 = X, 1 = Y) the voltage gain is
 in CASA's convention (``V_ms[i,j] = J_i conj(J_j) V_true``):
 
 - ``tau`` : delay, ns (truth in ``delays_ns``), zero-mean, rms ``delay_rms_ns``;
-- ``B``   : bandpass, smooth amplitude (cosine series + ripple) and phase, defined
-            over the full band; mean amplitude ~1;
+- ``B``   : bandpass, smooth amplitude (cosine series + ripple) and phase (cosine
+            series without its constant and linear parts over the band, which belong
+            to G and tau), defined over the full band; mean amplitude ~1;
 - ``G``   : slowly varying complex gain: amplitude ``a0 (1 + a1 sin(2 pi t/P + f))``
             and phase ``p0 + rate * t`` (t in hours since the first integration of the
             whole run, phases in radians);
@@ -96,11 +97,16 @@ def bandpass(truth: dict, ant: int, freqs_hz: np.ndarray) -> np.ndarray:
     x = (np.asarray(freqs_hz) - BAND_LO_HZ) / BAND_SPAN_HZ  # 0..1 over the band
     n = np.arange(1, len(p["amp_coeffs"][0]) + 1)
     out = np.empty((x.size, 2), dtype=np.complex128)
+    # the phase has no constant or linear part over the band (those are the gain phase
+    # and the delay): remove the least-squares line fitted on the native channel grid
+    xg = np.linspace(0.0, 1.0, 768)
     for pol in range(2):
         basis = np.cos(np.pi * np.outer(x, n))
         amp = 1.0 + basis @ np.asarray(p["amp_coeffs"][pol])
         amp *= 1.0 + p["ripple"][pol] * np.sin(2 * np.pi * np.asarray(freqs_hz) / p["ripple_period_hz"][pol] + p["ripple_phase_rad"][pol])
-        ph = basis @ np.asarray(p["phase_coeffs_rad"][pol])
+        coeffs = np.asarray(p["phase_coeffs_rad"][pol])
+        line = np.polyfit(xg, np.cos(np.pi * np.outer(xg, n)) @ coeffs, 1)
+        ph = basis @ coeffs - np.polyval(line, x)
         out[:, pol] = amp * np.exp(1j * ph)
     return out
 

@@ -1,0 +1,86 @@
+"""MODEL_DATA for a calibrator: CASA ft() of a point-source component list, times the beam.
+
+``ft`` predicts the calibrator's visibilities (flux density and spectral index at its
+position, relative to the MS phase centre).  The calibrator drifts through the fixed
+primary beam during a 5-minute group, so MODEL_DATA is then multiplied by the Airy
+power pattern A(t, nu) of the 4.65 m dish at the calibrator's direction relative to
+the pointing (meridian at each integration, pointing declination).  Gain solutions
+against this model carry the true flux scale.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+
+import numpy as np
+from casacore import tables
+
+from .. import astrometry
+from ..casa_env import configure_casa
+from ..geometry import airy_power
+from .calibrators import REF_FREQ_HZ, Calibrator
+
+
+def ms_pointing_dec(ms_path: str) -> float:
+    """Pointing declination (radians): the raw files' ``phase_center_dec``, kept by the converter."""
+    import json  # noqa: PLC0415
+
+    with tables.table(ms_path, ack=False) as t:
+        kw = t.getkeywords()
+    if "DSA110_PROVENANCE" in kw:
+        prov = json.loads(kw["DSA110_PROVENANCE"])
+        if "pointing_dec_rad" in prov:
+            return float(prov["pointing_dec_rad"])
+    with tables.table(f"{ms_path}::FIELD", ack=False) as t:
+        return float(t.getcol("PHASE_DIR")[0, 0, 1])
+
+
+def beam_factors(ms_path: str, cal: Calibrator, tel: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unique MJD-second times, channel frequencies, A[t, nu]) of the calibrator for this MS."""
+    loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
+    with tables.table(ms_path, ack=False) as t:
+        times = np.unique(t.getcol("TIME"))
+    with tables.table(f"{ms_path}::SPECTRAL_WINDOW", ack=False) as t:
+        freqs = t.getcol("CHAN_FREQ")[0]
+    jd = times / 86400.0 + 2400000.5
+    dec_p = ms_pointing_dec(ms_path)
+    lst = astrometry.last_rad(jd, loc)
+    s0 = astrometry.direction_itrs(lst, np.full(lst.shape, dec_p), jd, loc, frame="apparent")
+    s = astrometry.direction_itrs(np.full(jd.shape, math.radians(cal.ra_deg)), np.full(jd.shape, math.radians(cal.dec_deg)), jd, loc)
+    sep = np.arccos(np.clip(np.sum(s * s0, axis=1), -1, 1))
+    return times, freqs, airy_power(sep[:, None], freqs[None, :], tel["dish_diameter_m"])
+
+
+def set_calibrator_model(ms_path: str, cal: Calibrator, tel: dict, workdir: str | None = None) -> None:
+    """Fill MODEL_DATA with the calibrator's predicted visibilities (ft, then the beam)."""
+    configure_casa()
+    from casatasks import ft  # noqa: PLC0415
+    from casatools import componentlist  # noqa: PLC0415
+
+    tmp = tempfile.mkdtemp(prefix="cl.", dir=workdir)
+    try:
+        cl_path = os.path.join(tmp, f"{cal.name}.cl")
+        cl = componentlist()
+        cl.addcomponent(
+            dir=f"J2000 {cal.ra_deg}deg {cal.dec_deg}deg",
+            flux=cal.flux_jy,
+            fluxunit="Jy",
+            freq=f"{REF_FREQ_HZ / 1e9}GHz",
+            shape="point",
+            spectrumtype="spectral index",
+            index=cal.alpha,
+        )
+        cl.rename(cl_path)
+        cl.close()
+        ft(vis=ms_path, complist=cl_path, usescratch=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    times, _freqs, beam = beam_factors(ms_path, cal, tel)
+    with tables.table(ms_path, readonly=False, ack=False) as t:
+        idx = np.searchsorted(times, t.getcol("TIME"))
+        model = t.getcol("MODEL_DATA")
+        model *= beam[idx][:, :, None].astype(np.float32)
+        t.putcol("MODEL_DATA", model)

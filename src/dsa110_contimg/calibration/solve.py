@@ -1,0 +1,169 @@
+"""Delay (K), bandpass (B) and complex gain (G) solutions on a calibrator group.
+
+Order: K (solint inf, one delay per antenna and polarization), then B (solint inf,
+``solnorm=True``, K applied), then G (amplitude and phase, or phase only, per
+``gain_solint``, K and B applied).  MODEL_DATA must hold the calibrator model with
+its true flux density, so G's amplitudes fix the flux scale.  ``fast`` mode solves
+on time/channel-averaged data (``fast_timebin``, ``fast_chanbin``) with a uvrange cut.
+
+Caltable names come from the MS name: ``<caldir>/<splitext(basename(ms))[0]>.{K,B,G}``.
+All solutions refer to a reference antenna, chosen by :func:`choose_refant` unless
+configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+
+import numpy as np
+from casacore import tables
+
+from ..casa_env import configure_casa
+
+log = logging.getLogger(__name__)
+
+
+class CalibrationError(RuntimeError):
+    """A calibration step cannot be done on this input; the message says why."""
+
+
+def caltable_prefix(ms_path: str, caldir: str) -> str:
+    """``<caldir>/<ms name without extension>`` (os.path.splitext; never string stripping)."""
+    return os.path.join(caldir, os.path.splitext(os.path.basename(ms_path.rstrip("/")))[0])
+
+
+def antenna_scores(ms_path: str) -> list[dict]:
+    """Per antenna: unflagged fraction, amplitude stability and phase scatter of its
+    cross-correlations with all others (DATA, after flagging); and the score
+
+        score = unflagged_fraction / (1 + amp_cv + phase_scatter_rad)
+
+    with amp_cv the coefficient of variation over time of the antenna's mean amplitude
+    and phase_scatter_rad the rms over time of its (baseline-averaged, model-divided)
+    phase about the mean.  Antennas without data score 0.
+    """
+    with tables.table(ms_path, ack=False) as t:
+        a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
+        data, flag, tm = t.getcol("DATA"), t.getcol("FLAG"), t.getcol("TIME")
+        model = t.getcol("MODEL_DATA")
+        names = tables.table(f"{ms_path}::ANTENNA", ack=False).getcol("NAME")
+    ratio = np.where(np.abs(model) > 0, data / np.where(np.abs(model) > 0, model, 1), 0)
+    ut, tix = np.unique(tm, return_inverse=True)
+    out = []
+    for a in range(len(names)):
+        rows = ((a1 == a) | (a2 == a)) & (a1 != a2)
+        if not rows.any():
+            out.append({"antenna": a, "name": names[a], "unflagged": 0.0, "score": 0.0})
+            continue
+        good = ~flag[rows]
+        unfl = float(good.mean())
+        if unfl == 0:
+            out.append({"antenna": a, "name": names[a], "unflagged": 0.0, "score": 0.0})
+            continue
+        r = np.where(good, ratio[rows], 0)
+        # orient so the antenna is always the first of the pair
+        r = np.where((a2[rows] == a)[:, None, None], np.conj(r), r)
+        per_t = np.zeros(len(ut), complex)
+        amp_t = np.zeros(len(ut))
+        cnt = np.zeros(len(ut))
+        np.add.at(per_t, tix[rows], r.sum(axis=(1, 2)) / np.maximum(np.abs(r).sum(axis=(1, 2)), 1e-30))
+        np.add.at(amp_t, tix[rows], np.abs(r).sum(axis=(1, 2)))
+        np.add.at(cnt, tix[rows], good.sum(axis=(1, 2)))
+        ok = cnt > 0
+        amp = amp_t[ok] / cnt[ok]
+        amp_cv = float(np.std(amp) / np.mean(amp)) if amp.size and np.mean(amp) > 0 else 1.0
+        ph = np.angle(per_t[ok] * np.conj(np.mean(per_t[ok])))
+        scatter = float(np.sqrt(np.mean(ph**2))) if ph.size else np.pi
+        signal = float(np.median(np.abs(ratio[rows][good])))
+        out.append({"antenna": a, "name": names[a], "unflagged": unfl, "amp_cv": amp_cv, "phase_scatter_rad": scatter,
+                    "signal": signal, "score": unfl / (1.0 + amp_cv + scatter)})
+    return out
+
+
+def dead_antennas(scores: list[dict], fraction: float = 0.3) -> list[int]:
+    """Antennas with data whose median |DATA/MODEL| is below ``fraction`` of the array median.
+
+    A dead antenna's cross-correlations hold noise only, so its data/model amplitude
+    is the noise-to-model ratio, far below the ~1 (times the gains) of working ones.
+    """
+    sig = [s["signal"] for s in scores if s.get("signal") is not None and s["unflagged"] > 0]
+    if not sig:
+        return []
+    med = float(np.median(sig))
+    return [s["antenna"] for s in scores if s["unflagged"] > 0 and s.get("signal", med) < fraction * med]
+
+
+def flag_antennas(ms_path: str, antennas: list[int]) -> None:
+    """Flag every row of the given antenna indices."""
+    if not antennas:
+        return
+    with tables.table(ms_path, readonly=False, ack=False) as t:
+        a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
+        rows = np.isin(a1, antennas) | np.isin(a2, antennas)
+        f = t.getcol("FLAG")
+        f[rows] = True
+        t.putcol("FLAG", f)
+        t.putcol("FLAG_ROW", f.all(axis=(1, 2)))
+
+
+def pick_refant(ms_path: str, scores: list[dict], configured: str = "") -> str:
+    """Reference antenna name: ``configured`` if given (checked: present and at least half
+    unflagged), else the best :func:`antenna_scores` score."""
+    if configured:
+        match = [s for s in scores if s["name"] == configured or str(s["antenna"]) == configured]
+        if not match:
+            raise CalibrationError(f"{ms_path}: reference antenna {configured!r} is not in the ANTENNA table")
+        if match[0]["unflagged"] < 0.5:
+            raise CalibrationError(
+                f"{ms_path}: reference antenna {configured!r} is {100 * (1 - match[0]['unflagged']):.0f}% flagged; "
+                "choose another (calibration.refant) or leave it empty for automatic choice"
+            )
+        return match[0]["name"]
+    best = max(scores, key=lambda s: s["score"])
+    if best["score"] <= 0:
+        raise CalibrationError(f"{ms_path}: no antenna has unflagged data; cannot choose a reference antenna")
+    return best["name"]
+
+
+def check_usable(ms_path: str, min_unflagged: float) -> float:
+    """Fraction of unflagged cross-correlation data; raise if below ``min_unflagged``."""
+    with tables.table(ms_path, ack=False) as t:
+        a1, a2, f = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("FLAG")
+    cross = a1 != a2
+    frac = float((~f[cross]).mean()) if cross.any() else 0.0
+    if frac < min_unflagged:
+        raise CalibrationError(
+            f"{ms_path}: only {100 * frac:.1f}% of the calibrator data are unflagged "
+            f"(calibration.min_unflagged = {100 * min_unflagged:.0f}%); not solving on this group"
+        )
+    return frac
+
+
+def solve(ms_path: str, caldir: str, cal_cfg: dict, refant: str) -> dict[str, str]:
+    """Run K, B and G on ``ms_path`` (MODEL_DATA set); return {"K": path, "B": path, "G": path}."""
+    configure_casa()
+    from casatasks import bandpass, gaincal  # noqa: PLC0415
+
+    os.makedirs(caldir, exist_ok=True)
+    prefix = caltable_prefix(ms_path, caldir)
+    out = {k: f"{prefix}.{k}" for k in ("K", "B", "G")}
+    for p in out.values():
+        shutil.rmtree(p, ignore_errors=True)
+    fast = cal_cfg.get("fast", False)
+    uvrange = cal_cfg.get("fast_uvrange", "") if fast else cal_cfg.get("uvrange", "")
+    common = {"vis": ms_path, "refant": refant, "uvrange": uvrange, "minsnr": cal_cfg.get("minsnr", 3.0)}
+    gaincal(caltable=out["K"], gaintype="K", solint="inf", combine="scan", **common)
+    _must_exist(out["K"], "delay (K)")
+    bandpass(caltable=out["B"], solint="inf", combine="scan", bandtype="B", solnorm=True, gaintable=[out["K"]], **common)
+    _must_exist(out["B"], "bandpass (B)")
+    gaincal(caltable=out["G"], gaintype="G", calmode="p" if cal_cfg.get("phase_only", False) else "ap",
+            solint=cal_cfg.get("gain_solint", "int"), gaintable=[out["K"], out["B"]], **common)
+    _must_exist(out["G"], "gain (G)")
+    return out
+
+
+def _must_exist(path: str, what: str) -> None:
+    if not os.path.isdir(path):
+        raise CalibrationError(f"CASA wrote no {what} table at {path}; see the CASA log in the rule's log file")
