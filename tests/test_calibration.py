@@ -1,0 +1,204 @@
+"""Calibration against the simulator's truth: flags, delays, bandpass, gains, flux scale."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+
+import numpy as np
+import pytest
+from casacore import tables
+
+from conftest import small_config
+from dsa110_contimg.calibration import apply as ap
+from dsa110_contimg.calibration import calibrators, model, pipeline, qa
+from dsa110_contimg.calibration.flagging import flag_ms
+from dsa110_contimg.calibration.solve import CalibrationError, caltable_prefix, pick_refant
+from dsa110_contimg.conversion.convert import convert_group
+from dsa110_contimg.simulate import corruptions
+from dsa110_contimg.simulate.run import simulate_group, write_truth
+
+
+@pytest.fixture(scope="module")
+def cal_run(tmp_path_factory):
+    """A calibrator group and a science group 20 min later (one 2 Jy source), all corruptions on."""
+    d = str(tmp_path_factory.mktemp("calrun"))
+    cfg = small_config(d, n_active=24, nchan_per_subband=4, ntimes=24, science_groups_per_epoch=1,
+                       n_field_sources=1, field_flux_mjy=[2000.0, 2000.0], field_radius_deg=0.3)
+    truth = write_truth(cfg, f"{d}/truth.json", f"{d}/sky.csv")
+    mss, stats = [], []
+    for g in truth["groups"]:
+        raw = f"{d}/raw/{g['group_id']}"
+        simulate_group(cfg, truth, g["group_id"], raw)
+        ms = f"{d}/{g['group_id']}.ms"
+        convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, cfg)
+        stats.append(flag_ms(ms))
+        mss.append(ms)
+    s = truth["sky"][0]
+    cal = calibrators.Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
+    summary = pipeline.solve_calibrator_group(mss[0], cal, cfg, f"{d}/cal")
+    return {"d": d, "cfg": cfg, "truth": truth, "ms": mss, "flag_stats": stats, "summary": summary, "cal": cal}
+
+
+def _station(name: str) -> int:
+    return int(name.split("-")[1])
+
+
+def test_rfi_flagged_and_clean_data_kept(cal_run):
+    truth = cal_run["truth"]
+    for gi, ms in enumerate(cal_run["ms"]):
+        with tables.table(ms, ack=False) as t:
+            f, a1, a2 = t.getcol("FLAG"), t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
+        rfi = truth["rfi"][str(gi)]
+        nch = f.shape[1]
+        dead = truth["dead_antenna"] - 1
+        good = (a1 != a2) & (a1 != dead) & (a2 != dead)
+        ff = f[good].reshape(cal_run["cfg"]["simulation"]["ntimes"], -1, nch, 2)
+        mask = np.zeros(ff.shape, bool)
+        mask[:, :, [nch - 1 - c for c in rfi["channels"]]] = True  # file order descends, MS ascends
+        mask[rfi["times"]] = True
+        assert ff[mask].mean() >= 0.8, "at least 80% of injected RFI samples flagged"
+        assert ff[~mask].mean() < 0.05, "less than 5% of clean data flagged"
+        assert f[a1 == a2].all(), "autocorrelations flagged"
+
+
+def test_flag_sidecar_statistics(cal_run):
+    st = cal_run["flag_stats"][0]
+    assert st["method"] == "aoflagger"
+    assert st["after_rfi"]["total"] > st["zeros_and_autos"]["total"]
+    assert len(st["after_rfi"]["per_channel"]) == 64 and len(st["after_rfi"]["per_antenna"]) == 117
+
+
+def test_dead_antenna_flagged_not_solved(cal_run):
+    s = cal_run["summary"]
+    assert s["dead_antennas"] == [f"DSA-{cal_run['truth']['dead_antenna']:03d}"]
+    for kind in ("K", "B", "G"):
+        ct = qa.read_caltable(s["tables"][kind])
+        rows = ct["antenna"] == cal_run["truth"]["dead_antenna"] - 1
+        assert ct["flags"][rows].all(), kind
+
+
+def test_delays_match_truth(cal_run):
+    s, truth = cal_run["summary"], cal_run["truth"]
+    ref = _station(s["refant"])
+    ct = qa.read_caltable(s["tables"]["K"])
+    resid = []
+    for a, v, f in zip(ct["antenna"], ct["values"][:, 0, :], ct["flags"][:, 0, :], strict=True):
+        st = a + 1
+        if str(st) not in truth["delays_ns"] or st == truth["dead_antenna"]:
+            continue
+        assert not f.any()
+        expect = np.array(truth["delays_ns"][str(st)]) - np.array(truth["delays_ns"][str(ref)])
+        # truth J = exp(-2 pi i nu tau); CASA's K reports the opposite sign
+        resid.append(v + expect)
+    resid = np.array(resid)
+    assert resid.size >= 2 * 20
+    assert np.sqrt(np.mean(resid**2)) < 0.1  # ns rms
+
+
+def test_bandpass_matches_truth(cal_run):
+    s, truth = cal_run["summary"], cal_run["truth"]
+    ref = _station(s["refant"])
+    ct = qa.read_caltable(s["tables"]["B"])
+    bref = corruptions.bandpass(truth, ref, ct["freqs"])
+    amp_res, ph_res = [], []
+    for a, v, f in zip(ct["antenna"], ct["values"], ct["flags"], strict=True):
+        st = a + 1
+        if str(st) not in truth["bandpass"] or st == truth["dead_antenna"]:
+            continue
+        bt = corruptions.bandpass(truth, st, ct["freqs"]) * np.exp(-1j * np.angle(bref))
+        for p in range(2):
+            g = ~f[:, p]
+            r, t = v[g, p], bt[g, p]
+            r, t = r / np.mean(np.abs(r)), t / np.mean(np.abs(t))  # solnorm
+            ph = np.angle(r * np.conj(t))
+            ph -= np.angle(np.mean(np.exp(1j * ph)))
+            amp_res.append(np.abs(r) / np.abs(t) - 1)
+            ph_res.append(np.degrees(ph))
+    amp_res, ph_res = np.concatenate(amp_res), np.concatenate(ph_res)
+    assert np.sqrt(np.mean(amp_res**2)) < 0.01
+    assert np.sqrt(np.mean(ph_res**2)) < 1.0
+    b = s["stats"]["B"]["summary"]
+    assert b["flagged_fraction_working_usable_channels"] < 0.05
+
+
+def test_calibrated_calibrator_matches_model_and_science_flux(cal_run):
+    """Calibrator CORRECTED_DATA = model within 1%; the science group's 2 Jy source within 3%."""
+    calsets = pipeline.calsets_from_summaries([cal_run["summary"]])
+    c = cal_run["cfg"]["calibration"]
+    for ms, src in zip(cal_run["ms"], cal_run["truth"]["sky"], strict=True):
+        tabs, info = ap.select_tables(calsets, ap.ms_mid_mjd(ms), c["bp_validity_h"], c["gain_validity_h"])
+        assert info["G"]["cal_group"] == os.path.basename(cal_run["ms"][0])
+        stats = ap.apply(ms, tabs)
+        assert stats["nonfinite"] == 0
+        unit = calibrators.Calibrator(src["name"], src["ra_deg"], src["dec_deg"], 1.0, src["alpha"])
+        model.set_calibrator_model(ms, unit, cal_run["cfg"]["telescope"])
+        with tables.table(ms, ack=False) as t:
+            cor, mod, f = t.getcol("CORRECTED_DATA"), t.getcol("MODEL_DATA"), t.getcol("FLAG")
+            a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
+        w = ~f & (a1 != a2)[:, None, None]
+        fitted = np.sum((cor * np.conj(mod))[w].real) / np.sum(np.abs(mod[w]) ** 2)
+        tol = 0.01 if src["kind"] == "calibrator" else 0.03
+        assert fitted == pytest.approx(src["flux_jy"], rel=tol), src["name"]
+
+
+def test_qa_plots_written(cal_run, tmp_path):
+    pngs = qa.plot_tables(cal_run["summary"]["tables"], str(tmp_path / "cal"), "test")
+    assert len(pngs) == 3 and all(os.path.getsize(p) > 5000 for p in pngs)
+
+
+def test_caltable_names_use_splitext():
+    assert caltable_prefix("/data/runs.ms", "/cal") == "/cal/runs"
+    assert caltable_prefix("/data/2026-01-15T08:45:17.ms/", "/cal") == "/cal/2026-01-15T08:45:17"
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def test_too_little_unflagged_data(cal_run, tmp_path):
+    ms = str(tmp_path / "cal.ms")
+    shutil.copytree(cal_run["ms"][0], ms)
+    with tables.table(ms, readonly=False, ack=False) as t:
+        f = t.getcol("FLAG")
+        f[: int(0.9 * len(f))] = True
+        t.putcol("FLAG", f)
+    with pytest.raises(CalibrationError, match=r"only \d+\.\d% of the calibrator data are unflagged"):
+        pipeline.solve_calibrator_group(ms, cal_run["cal"], cal_run["cfg"], str(tmp_path / "cal"))
+
+
+def test_flagged_refant(cal_run):
+    scores = cal_run["summary"]["antenna_scores"]
+    dead = cal_run["summary"]["dead_antennas"][0]
+    with pytest.raises(CalibrationError, match=rf"reference antenna '{dead}' is \d+% flagged"):
+        pick_refant("x.ms", [dict(s, unflagged=0.0) if s["name"] == dead else s for s in scores], dead)
+    with pytest.raises(CalibrationError, match="not in the ANTENNA table"):
+        pick_refant("x.ms", scores, "DSA-999")
+
+
+def test_science_group_outside_every_window(cal_run):
+    calsets = pipeline.calsets_from_summaries([cal_run["summary"]])
+    mid = calsets[0].mid_mjd + 2.0 / 24  # 2 h later: K/B valid, G not (1 h window)
+    with pytest.raises(ap.ApplyError, match=r"no G table valid at MJD .*gain_validity_h = 1"):
+        ap.select_tables(calsets, mid, 24.0, 1.0)
+    with pytest.raises(ap.ApplyError, match="no K table valid"):
+        ap.select_tables(calsets, calsets[0].mid_mjd + 2.0, 24.0, 1.0)
+
+
+def test_calibrator_missing_from_catalog(tmp_path):
+    path = tmp_path / "cals.csv"
+    calibrators.write_catalog([calibrators.Calibrator("A", 10, 50, 5, -0.7)], str(path))
+    cals = calibrators.read_catalog(str(path))
+    with pytest.raises(calibrators.CalibratorCatalogError, match="'B' is not in the catalog"):
+        calibrators.lookup(cals, "B")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,ra_deg,dec_deg\nA,1,2\n")
+    with pytest.raises(calibrators.CalibratorCatalogError, match="missing column"):
+        calibrators.read_catalog(str(bad))
+
+
+def test_transit_detection_uses_beam_weighted_flux():
+    cals = [calibrators.Calibrator("near", 100.0, 54.6, 5.0, -0.7), calibrators.Calibrator("far", 100.0, 58.0, 50.0, -0.7)]
+    assert calibrators.transit_calibrator(cals, 100.0, 54.57, 2.0).name == "near"
+    # 3.4 deg away: Airy power at 1.4 GHz ~ 0.03 -> 50 Jy weighs ~1.5 Jy < 2 Jy
+    assert calibrators.transit_calibrator([cals[1]], 100.0, 54.57, 2.0) is None
