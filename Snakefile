@@ -13,10 +13,12 @@ validate(config, "config/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/convert.smk"
+include: "rules/calibrate.smk"
 
 
 rule all:
-    """Everything for the selected range, up to the last stage that exists (conversion)."""
+    """Everything for the selected range, up to the last stage that exists (calibration)."""
     default_target: True
     input:
         rules.ms.input,
+        rules.calibrated.input,

@@ -1,7 +1,7 @@
 # Input functions and shared helpers.  All logic lives in the dsa110_contimg package.
 import os
 
-from dsa110_contimg.selection import discover_groups, raw_dir
+from dsa110_contimg.selection import calibration_plan, discover_groups, raw_dir
 
 
 OUT = config["output_dir"]
@@ -49,3 +49,34 @@ def ledger_inputs(wildcards):
 
 def ms_targets():
     return [f"{OUT}/ms/{gid}.ms" for gid in complete_groups()]
+
+
+CAL_PLAN = calibration_plan(config, list(GROUPS.values()))
+
+
+def calibrator_groups():
+    """Complete groups holding a usable calibrator transit."""
+    return sorted(gid for gid, v in CAL_PLAN.items() if v["calibrator"])
+
+
+def calibratable_groups():
+    """Complete groups that valid tables cover (calibrator groups included)."""
+    return sorted(gid for gid, v in CAL_PLAN.items() if "tables_from" in v)
+
+
+def uncalibratable_digest():
+    return ";".join(f"{gid}|{v['skip']}" for gid, v in sorted(CAL_PLAN.items()) if "skip" in v)
+
+
+def apply_inputs(wildcards):
+    """The solution summaries of the calibrator groups chosen for this group (K, B, G)."""
+    chosen = CAL_PLAN[wildcards.group]["tables_from"]
+    return {
+        "ms": f"{OUT}/ms/{wildcards.group}.ms",
+        "flags": f"{OUT}/flags/{wildcards.group}.json",
+        "solutions": sorted({f"{OUT}/caltables/{cal}.json" for cal in chosen.values()}),
+    }
+
+
+def calibrator_of(wildcards):
+    return CAL_PLAN[wildcards.group]["calibrator"]

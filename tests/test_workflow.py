@@ -69,7 +69,11 @@ def default_counts() -> dict[str, int]:
         sim = yaml.safe_load(fh)["simulation"]
     n_groups = sim["n_epochs"] * (1 + sim["science_groups_per_epoch"])
     n_incomplete = len(sim.get("incomplete_groups", []))
-    return {"simulate_truth": 1, "simulate_group": n_groups, "convert": n_groups - n_incomplete, "ledger": 1, "all": 1}
+    n_conv = n_groups - n_incomplete
+    # one calibrator transit per epoch; science groups start science_offset_min after it, all
+    # within the default 1 h gain window, so every converted group is calibrated
+    return {"simulate_truth": 1, "simulate_group": n_groups, "convert": n_conv, "ledger": 1,
+            "flag": n_conv, "solve": sim["n_epochs"], "apply": n_conv, "calibration_ledger": 1, "all": 1}
 
 
 @pytest.fixture
@@ -104,7 +108,7 @@ def test_dry_run_lists_jobs_without_casa(tmp_path, no_casa):
     assert "CASA touched" not in text
     counts = job_counts(res.stdout)
     expected = default_counts()
-    for rule in ("simulate_truth", "simulate_group", "convert", "ledger", "all"):
+    for rule in expected:
         assert counts.get(rule) == expected[rule], (rule, counts)
     assert counts["total"] == sum(expected.values())
     assert "This was a dry-run" in text

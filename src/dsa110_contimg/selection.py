@@ -8,6 +8,7 @@ anything is written and a dry run lists every job without touching data.
 
 from __future__ import annotations
 
+import math
 import os
 
 from . import grouping
@@ -52,3 +53,69 @@ def discover_groups(config: dict, *, read: bool | None = None) -> list[grouping.
         expected=config["expected_subbands"],
         read=read,
     )
+
+
+def group_midpoint(config: dict, group: grouping.Group) -> tuple[float, float]:
+    """(mid-time JD, pointing declination in radians) of a group, without reading its data.
+
+    Simulated: from the plan.  Real data: from the first file's header (first/last
+    integration, ``phase_center_dec``).
+    """
+    if not config["input_dir"]:
+        from .simulate.scenario import group_times_jd  # noqa: PLC0415
+
+        sim = config["simulation"]
+        for g in plan(sim, config["telescope"]):
+            if g.group_id == group.group_id:
+                t = group_times_jd(g, sim)
+                return float(0.5 * (t[0] + t[-1])), math.radians(sim["pointing_dec_deg"])
+        raise KeyError(group.group_id)
+    from .uvh5_io import read_header  # noqa: PLC0415
+
+    h = read_header(group.files[min(group.files)], digest=False)
+    return 0.5 * (h.time_first_jd + h.time_last_jd), float(h.extra_keywords["phase_center_dec"])
+
+
+def calibrator_catalog(config: dict):
+    """Calibrators: ``calibration.catalog`` if set, else (simulated demo) the simulator's calibrator."""
+    from .calibration.calibrators import Calibrator, read_catalog  # noqa: PLC0415
+
+    path = config["calibration"]["catalog"]
+    if path:
+        return read_catalog(path)
+    if config["input_dir"]:
+        from .calibration.calibrators import CalibratorCatalogError  # noqa: PLC0415
+
+        raise CalibratorCatalogError("calibration.catalog must be set when processing real data (input_dir)")
+    sim = config["simulation"]
+    c = sim["calibrator"]
+    return [Calibrator(c["name"], c["ra_deg"], sim["pointing_dec_deg"] + c["dec_offset_deg"], c["flux_jy"], c["alpha"])]
+
+
+def calibration_plan(config: dict, groups: list[grouping.Group]) -> dict[str, dict]:
+    """Per complete group: mid MJD, the calibrator it transits (or None), and either the
+    calibrator group chosen for each table kind (K, B, G) or the reason it cannot be calibrated.
+    """
+    from . import astrometry  # noqa: PLC0415
+    from .calibration.apply import ApplyError, CalSet, select_tables  # noqa: PLC0415
+    from .calibration.calibrators import transit_calibrator  # noqa: PLC0415
+
+    tel, cc = config["telescope"], config["calibration"]
+    loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
+    cals = calibrator_catalog(config)
+    info: dict[str, dict] = {}
+    for g in groups:
+        if not g.ok:
+            continue
+        mid_jd, dec = group_midpoint(config, g)
+        ra0, dec0 = astrometry.meridian_icrs(mid_jd, dec, loc)
+        cal = transit_calibrator(cals, math.degrees(ra0), math.degrees(dec0), cc["min_beam_flux_jy"], tel["dish_diameter_m"])
+        info[g.group_id] = {"mid_mjd": mid_jd - 2400000.5, "calibrator": cal.name if cal else None}
+    calsets = [CalSet(gid, v["calibrator"], v["mid_mjd"], {k: gid for k in "KBG"}) for gid, v in info.items() if v["calibrator"]]
+    for gid, v in info.items():
+        try:
+            chosen, _ = select_tables(calsets, v["mid_mjd"], cc["bp_validity_h"], cc["gain_validity_h"])
+            v["tables_from"] = chosen
+        except ApplyError as err:
+            v["skip"] = str(err)
+    return info

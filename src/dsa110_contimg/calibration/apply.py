@@ -6,6 +6,9 @@ group's mid-time.  For a science group the tables of each kind whose window cove
 the group's mid-time are candidates, and the calibrator nearest in time wins.  A
 group that no valid table covers is not calibrated (it goes to the ledger).
 
+Planning (which tables for which group) needs no CASA; python-casacore is imported
+only by the functions that open a Measurement Set.
+
 Registry: SQLite table ``caltables(path, kind, calibrator, cal_group, mid_mjd,
 valid_start_mjd, valid_end_mjd, created)``, one row per table.
 """
@@ -19,7 +22,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from casacore import tables
 
 from ..casa_env import configure_casa
 
@@ -91,6 +93,8 @@ def register(db_path: str, cs: CalSet, bp_validity_h: float, gain_validity_h: fl
 
 def ms_mid_mjd(ms_path: str) -> float:
     """Mid-time (MJD) of an MS: halfway between its first and last integration."""
+    from casacore import tables  # noqa: PLC0415
+
     with tables.table(ms_path, ack=False) as t:
         tm = t.getcol("TIME")
     return float(0.5 * (tm.min() + tm.max()) / 86400.0)
@@ -111,6 +115,8 @@ def apply(ms_path: str, gaintables: dict) -> dict:
 
 def check_corrected(ms_path: str) -> dict:
     """Check CORRECTED_DATA is finite and not zero wherever unflagged (cross-correlations)."""
+    from casacore import tables  # noqa: PLC0415
+
     with tables.table(ms_path, ack=False) as t:
         a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
         c, f = t.getcol("CORRECTED_DATA"), t.getcol("FLAG")
