@@ -3,10 +3,11 @@
 
 
 rule simulate_truth:
-    """Draw the sky, corruptions and RFI of the simulated run; write truth.json and sky.csv."""
+    """Draw the sky, corruptions and RFI of the simulated run; write truth.json, sky.csv and calibrators.csv."""
     output:
         truth=f"{SIM_DIR}/truth.json",
         catalog=f"{SIM_DIR}/sky.csv",
+        calibrators=f"{SIM_DIR}/calibrators.csv",
     log:
         f"{OUT}/logs/simulate/truth.log",
     benchmark:

@@ -3,4 +3,4 @@ from dsa110_contimg.logutil import to_file
 from dsa110_contimg.simulate.run import write_truth
 
 to_file(snakemake.log[0])  # noqa: F821
-write_truth(snakemake.config, snakemake.output.truth, snakemake.output.catalog)  # noqa: F821
+write_truth(snakemake.config, snakemake.output.truth, snakemake.output.catalog, snakemake.output.calibrators)  # noqa: F821

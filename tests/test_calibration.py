@@ -202,3 +202,37 @@ def test_transit_detection_uses_beam_weighted_flux():
     assert calibrators.transit_calibrator(cals, 100.0, 54.57, 2.0).name == "near"
     # 3.4 deg away: Airy power at 1.4 GHz ~ 0.03 -> 50 Jy weighs ~1.5 Jy < 2 Jy
     assert calibrators.transit_calibrator([cals[1]], 100.0, 54.57, 2.0) is None
+
+
+def test_model_precedence_and_multi_component_sum(cal_run, tmp_path):
+    cal = cal_run["cal"]
+    sky = [calibrators.Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in cal_run["truth"]["sky"]]
+    # calibrator in the field wins
+    assert model.model_sources(cal, sky, cal.ra_deg, cal.dec_deg, 2.0, 0.5) == [cal]
+    # science field: no calibrator there -> catalog sources above the cut
+    fld = sky[1]
+    assert model.model_sources(cal, sky, fld.ra_deg, fld.dec_deg, 2.0, 0.5) == [fld]
+    assert model.model_sources(cal, sky, fld.ra_deg, fld.dec_deg, 2.0, 5.0) == []
+    # a two-component model is the sum of the single-component models (beam per source)
+    ms = str(tmp_path / "sci.ms")
+    shutil.copytree(cal_run["ms"][1], ms)
+    other = calibrators.Calibrator("B", fld.ra_deg + 0.5, fld.dec_deg - 0.3, 0.7, -0.5)
+    parts = []
+    for srcs in ([fld], [other], [fld, other]):
+        model.set_model(ms, srcs, cal_run["cfg"]["telescope"])
+        parts.append(tables.table(ms, ack=False).getcol("MODEL_DATA"))
+    assert np.allclose(parts[2], parts[0] + parts[1], atol=1e-5 * np.abs(parts[0]).max())
+
+
+def test_fast_mode_solves(cal_run, tmp_path):
+    from dsa110_contimg.calibration.solve import solve
+
+    ms = str(tmp_path / "cal.ms")
+    shutil.copytree(cal_run["ms"][0], ms)
+    cc = {**cal_run["cfg"]["calibration"], "fast": True, "fast_uvrange": ">20m"}
+    tabs = solve(ms, str(tmp_path / "cal"), cc, cal_run["summary"]["refant"])
+    b = qa.read_caltable(tabs["B"])
+    g = qa.read_caltable(tabs["G"])
+    n_int = len(np.unique(g["time"]))
+    assert n_int < cal_run["cfg"]["simulation"]["ntimes"]  # 60 s gain intervals, not per integration
+    assert b["values"].shape[1] == 64 // cc["fast_chanbin"]  # bandpass solved on channel bins

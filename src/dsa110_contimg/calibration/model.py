@@ -54,33 +54,66 @@ def beam_factors(ms_path: str, cal: Calibrator, tel: dict) -> tuple[np.ndarray, 
     return times, freqs, airy_power(sep[:, None], freqs[None, :], tel["dish_diameter_m"])
 
 
-def set_calibrator_model(ms_path: str, cal: Calibrator, tel: dict, workdir: str | None = None) -> None:
-    """Fill MODEL_DATA with the calibrator's predicted visibilities (ft, then the beam)."""
+def set_model(ms_path: str, sources: list[Calibrator], tel: dict, workdir: str | None = None) -> None:
+    """MODEL_DATA = sum over ``sources`` of ft(point source) x its own beam A_s(t, nu).
+
+    Each source is predicted alone with ``ft`` (its flux, spectral index, position),
+    multiplied by the Airy power pattern at its direction per integration and channel,
+    and accumulated; the sum is written once.
+    """
+    if not sources:
+        raise ValueError(f"{ms_path}: no model sources given")
     configure_casa()
     from casatasks import ft  # noqa: PLC0415
     from casatools import componentlist  # noqa: PLC0415
 
+    total = None
     tmp = tempfile.mkdtemp(prefix="cl.", dir=workdir)
     try:
-        cl_path = os.path.join(tmp, f"{cal.name}.cl")
-        cl = componentlist()
-        cl.addcomponent(
-            dir=f"J2000 {cal.ra_deg}deg {cal.dec_deg}deg",
-            flux=cal.flux_jy,
-            fluxunit="Jy",
-            freq=f"{REF_FREQ_HZ / 1e9}GHz",
-            shape="point",
-            spectrumtype="spectral index",
-            index=cal.alpha,
-        )
-        cl.rename(cl_path)
-        cl.close()
-        ft(vis=ms_path, complist=cl_path, usescratch=True)
+        for k, src in enumerate(sources):
+            cl_path = os.path.join(tmp, f"src{k}.cl")
+            cl = componentlist()
+            cl.addcomponent(
+                dir=f"J2000 {src.ra_deg}deg {src.dec_deg}deg",
+                flux=src.flux_jy,
+                fluxunit="Jy",
+                freq=f"{REF_FREQ_HZ / 1e9}GHz",
+                shape="point",
+                spectrumtype="spectral index",
+                index=src.alpha,
+            )
+            cl.rename(cl_path)
+            cl.close()
+            ft(vis=ms_path, complist=cl_path, usescratch=True)
+            times, _freqs, beam = beam_factors(ms_path, src, tel)
+            with tables.table(ms_path, ack=False) as t:
+                idx = np.searchsorted(times, t.getcol("TIME"))
+                part = t.getcol("MODEL_DATA") * beam[idx][:, :, None].astype(np.float32)
+            total = part if total is None else total + part
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    times, _freqs, beam = beam_factors(ms_path, cal, tel)
     with tables.table(ms_path, readonly=False, ack=False) as t:
-        idx = np.searchsorted(times, t.getcol("TIME"))
-        model = t.getcol("MODEL_DATA")
-        model *= beam[idx][:, :, None].astype(np.float32)
-        t.putcol("MODEL_DATA", model)
+        t.putcol("MODEL_DATA", total)
+
+
+def set_calibrator_model(ms_path: str, cal: Calibrator, tel: dict, workdir: str | None = None) -> None:
+    """Fill MODEL_DATA with one calibrator's predicted visibilities (ft, then the beam)."""
+    set_model(ms_path, [cal], tel, workdir)
+
+
+def model_sources(cal: Calibrator | None, sky: list[Calibrator], ra0_deg: float, dec0_deg: float,
+                  radius_deg: float, min_flux_jy: float) -> list[Calibrator]:
+    """Which sources make the model (the seed's precedence).
+
+    A calibrator in the field (given, and within ``radius_deg`` of the pointing centre)
+    wins: a single-component model.  Otherwise every catalog source within
+    ``radius_deg`` with 1.4 GHz flux >= ``min_flux_jy``.
+    """
+    from ..geometry import angular_separation  # noqa: PLC0415
+
+    def sep(s):
+        return math.degrees(angular_separation(math.radians(s.ra_deg), math.radians(s.dec_deg), math.radians(ra0_deg), math.radians(dec0_deg)))
+
+    if cal is not None and sep(cal) <= radius_deg:
+        return [cal]
+    return [s for s in sky if sep(s) <= radius_deg and s.flux_jy >= min_flux_jy]

@@ -3,8 +3,9 @@
 Order: K (solint inf, one delay per antenna and polarization), then B (solint inf,
 ``solnorm=True``, K applied), then G (amplitude and phase, or phase only, per
 ``gain_solint``, K and B applied).  MODEL_DATA must hold the calibrator model with
-its true flux density, so G's amplitudes fix the flux scale.  ``fast`` mode solves
-on time/channel-averaged data (``fast_timebin``, ``fast_chanbin``) with a uvrange cut.
+its true flux density, so G's amplitudes fix the flux scale.  ``fast`` mode averages:
+the bandpass is solved on bins of ``fast_chanbin`` channels, gains on ``fast_timebin``,
+and baselines shorter than ``fast_uvrange`` are left out.
 
 Caltable names come from the MS name: ``<caldir>/<splitext(basename(ms))[0]>.{K,B,G}``.
 All solutions refer to a reference antenna, chosen by :func:`choose_refant` unless
@@ -154,12 +155,15 @@ def solve(ms_path: str, caldir: str, cal_cfg: dict, refant: str) -> dict[str, st
     fast = cal_cfg.get("fast", False)
     uvrange = cal_cfg.get("fast_uvrange", "") if fast else cal_cfg.get("uvrange", "")
     common = {"vis": ms_path, "refant": refant, "uvrange": uvrange, "minsnr": cal_cfg.get("minsnr", 3.0)}
+    # fast: bandpass solved on bins of fast_chanbin channels, gains on fast_timebin
+    b_solint = f"inf,{cal_cfg.get('fast_chanbin', 4)}ch" if fast else "inf"
+    g_solint = cal_cfg.get("fast_timebin", "60s") if fast else cal_cfg.get("gain_solint", "int")
     gaincal(caltable=out["K"], gaintype="K", solint="inf", combine="scan", **common)
     _must_exist(out["K"], "delay (K)")
-    bandpass(caltable=out["B"], solint="inf", combine="scan", bandtype="B", solnorm=True, gaintable=[out["K"]], **common)
+    bandpass(caltable=out["B"], solint=b_solint, combine="scan", bandtype="B", solnorm=True, gaintable=[out["K"]], **common)
     _must_exist(out["B"], "bandpass (B)")
     gaincal(caltable=out["G"], gaintype="G", calmode="p" if cal_cfg.get("phase_only", False) else "ap",
-            solint=cal_cfg.get("gain_solint", "int"), gaintable=[out["K"], out["B"]], **common)
+            solint=g_solint, gaintable=[out["K"], out["B"]], **common)
     _must_exist(out["G"], "gain (G)")
     return out
 

@@ -66,9 +66,16 @@ def build_truth(config: dict) -> dict:
     return truth
 
 
-def write_truth(config: dict, truth_path: str, catalog_path: str) -> dict:
-    """Write ``truth.json`` and the NVSS-like sky catalog CSV (atomically)."""
+def write_truth(config: dict, truth_path: str, catalog_path: str, calibrators_path: str | None = None) -> dict:
+    """Write ``truth.json``, the NVSS-like sky catalog CSV and (optionally) the calibrator
+    catalog CSV of the simulated calibrators (atomically)."""
     truth = build_truth(config)
+    if calibrators_path:
+        from ..calibration.calibrators import Calibrator, write_catalog  # noqa: PLC0415
+
+        cals = [Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in truth["sky"] if s["kind"] == "calibrator"]
+        with atomic_path(calibrators_path) as tmp:
+            write_catalog(cals, tmp)
     with atomic_path(truth_path) as tmp, open(tmp, "w") as fh:
         json.dump(truth, fh, indent=1)
     with atomic_path(catalog_path) as tmp, open(tmp, "w", newline="") as fh:
