@@ -8,7 +8,7 @@ CORES  ?= 2
 export CASASITECONFIG := $(CURDIR)/config/casa/casasiteconfig.py
 export MPLBACKEND := Agg
 
-.PHONY: venv run test test-fast lint dryrun bench report clean
+.PHONY: venv run test lint dryrun bench report truth clean
 
 venv: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ dryrun: venv
 ## bench: full-size group conversion vs pyuvdata's monolithic path vs a plain copy
 bench: venv
 	$(BIN)/python scripts/bench_conversion.py --out-dir bench/work
+
+## truth: compare the demo's calibration (after `make run`) with the simulator's truth
+truth: venv
+	$(BIN)/python scripts/calibration_vs_truth.py results
 
 report: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html all
