@@ -34,9 +34,11 @@ lint: venv
 dryrun: venv
 	$(BIN)/snakemake -n --cores $(CORES)
 
-## bench: full-size group conversion vs pyuvdata's monolithic path vs a plain copy
+## bench: full-size group conversion vs pyuvdata's monolithic path vs a plain copy,
+## then the calibration steps on that (calibrator) group
 bench: venv
 	$(BIN)/python scripts/bench_conversion.py --out-dir bench/work
+	$(BIN)/python scripts/bench_calibration.py --work bench/work
 
 ## truth: compare the demo's calibration (after `make run`) with the simulator's truth
 truth: venv

@@ -1,0 +1,69 @@
+#!/usr/bin/env python
+"""Benchmark the calibration steps on the full-size calibrator group of `make bench`.
+
+    python scripts/bench_calibration.py [--work bench/work]
+
+Copies bench/work/ours.ms (written by scripts/bench_conversion.py: 96 antennas,
+768 channels, 24 integrations, a calibrator transit) and times, in this process:
+flagging (AOFlagger), the model (ft + beam), K/B/G solves and applycal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+import psutil
+
+from dsa110_contimg.casa_env import configure_casa
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="bench/work")
+    args = ap.parse_args()
+    src = os.path.join(args.work, "ours.ms")
+    if not os.path.isdir(src):
+        print(f"{src} not found: run `make bench` first", file=sys.stderr)
+        return 2
+    configure_casa()
+    from dsa110_contimg.calibration import apply as apmod
+    from dsa110_contimg.calibration.calibrators import Calibrator
+    from dsa110_contimg.calibration.flagging import flag_ms
+    from dsa110_contimg.calibration.model import set_calibrator_model
+    from dsa110_contimg.calibration.solve import antenna_scores, pick_refant, solve
+    from dsa110_contimg.config import load_config
+
+    ms = os.path.join(args.work, "cal.ms")
+    shutil.rmtree(ms, ignore_errors=True)
+    shutil.copytree(src, ms)
+    cfg = load_config()
+    with open(os.path.join(args.work, "truth.json")) as fh:
+        s = json.load(fh)["sky"][0]
+    cal = Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
+    caldir = os.path.join(args.work, "cal")
+    times = {}
+
+    def step(name, fn):
+        t = time.perf_counter()
+        out = fn()
+        times[name] = time.perf_counter() - t
+        print(f"  {name:10s} {times[name]:6.1f} s   (RSS {psutil.Process().memory_info().rss / 1e9:.2f} GB)", flush=True)
+        return out
+
+    step("flag", lambda: flag_ms(ms))
+    step("model", lambda: set_calibrator_model(ms, cal, cfg["telescope"], workdir=args.work))
+    refant = step("refant", lambda: pick_refant(ms, antenna_scores(ms)))
+    tabs = step("K+B+G", lambda: solve(ms, caldir, cfg["calibration"], refant))
+    step("applycal", lambda: apmod.apply(ms, tabs))
+    print(f"  total      {sum(times.values()):6.1f} s")
+    shutil.rmtree(ms, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
