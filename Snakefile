@@ -14,11 +14,13 @@ include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/convert.smk"
 include: "rules/calibrate.smk"
+include: "rules/image.smk"
 
 
 rule all:
-    """Everything for the selected range, up to the last stage that exists (calibration)."""
+    """Everything for the selected range, up to the last stage that exists (imaging)."""
     default_target: True
     input:
         rules.ms.input,
         rules.calibrated.input,
+        rules.images.input,

@@ -80,3 +80,13 @@ def apply_inputs(wildcards):
 
 def calibrator_of(wildcards):
     return CAL_PLAN[wildcards.group]["calibrator"]
+
+
+def beam_h5():
+    """The H5 beam model: imaging.beam_h5, or the simulator's (demo)."""
+    return config["imaging"]["beam_h5"] or f"{SIM_DIR}/beam.h5"
+
+
+def sky_catalog():
+    """Catalog positions overlaid on thumbnails: the simulator's sky (demo) or none."""
+    return [f"{SIM_DIR}/sky.csv"] if SIMULATE else []

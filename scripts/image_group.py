@@ -1,0 +1,21 @@
+"""Rule image: tclean one calibrated group; FITS, QA JSON, thumbnail."""
+import csv
+import os
+
+from dsa110_contimg.casa_env import configure_casa
+from dsa110_contimg.imaging.pipeline import image_group
+from dsa110_contimg.imaging.tclean_image import write_json
+from dsa110_contimg.logutil import to_file
+from dsa110_contimg.provenance import provenance_record
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+configure_casa(logfile=sm.log[0])
+catalog = []
+for path in sm.input.catalog:
+    with open(path) as fh:
+        catalog += [(r["name"], float(r["RAJ2000"]), float(r["DEJ2000"])) for r in csv.DictReader(fh)]
+prefix = sm.output.image[: -len(".image.fits")]
+qa = image_group(sm.input.ms, prefix, sm.config, os.path.abspath(sm.input.vp), catalog)
+qa["provenance"] = provenance_record(sm.config, inputs=[sm.input.ms, sm.input.vp])
+write_json(sm.output.qa, qa)
