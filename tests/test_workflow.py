@@ -73,7 +73,8 @@ def default_counts() -> dict[str, int]:
     # one calibrator transit per epoch; science groups start science_offset_min after it, all
     # within the default 1 h gain window, so every converted group is calibrated
     return {"simulate_truth": 1, "simulate_group": n_groups, "convert": n_conv, "ledger": 1,
-            "flag": n_conv, "solve": sim["n_epochs"], "apply": n_conv, "calibration_ledger": 1, "all": 1}
+            "flag": n_conv, "solve": sim["n_epochs"], "apply": n_conv, "calibration_ledger": 1,
+            "simulate_beam": 1, "vptable": 1, "image": n_conv, "all": 1}
 
 
 @pytest.fixture
@@ -164,6 +165,7 @@ def small_workflow_config(tmp_path) -> str:
         science_groups_per_epoch=2,
         incomplete_groups=[{"epoch": 0, "kind": "science", "index": 1, "drop_subbands": [3]}],
     )
+    cfg["imaging"].update(quick=True, quick_imsize=256, quick_niter=50)
     path = tmp_path / "small.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return str(path)
@@ -210,6 +212,19 @@ def test_end_to_end_small(tmp_path):
     # the simulator wrote the incomplete group too (15 files), but it was not converted
     raw = sorted(glob.glob(os.path.join(out, "sim", "raw", row["group"], "*.hdf5")))
     assert len(raw) == 15
+
+    # every complete group calibrated and imaged: FITS with beam and provenance cards
+    from astropy.io import fits
+
+    for gid in complete:
+        with open(os.path.join(out, "calibrated", f"{gid}.json")) as fh:
+            assert set(json.load(fh)["tables"]) == {"K", "B", "G"}
+        h = fits.getheader(os.path.join(out, "images", f"{gid}.image.pbcor.fits"))
+        assert h["BMAJ"] > 0 and h["BUNIT"] == "Jy/beam" and h["INPUTMS"] == f"{gid}.ms" and len(h["CFGHASH"]) == 16
+        assert "DATE-OBS" in h and h["CRVAL3"] > 1.3e9
+        with open(os.path.join(out, "images", f"{gid}.qa.json")) as fh:
+            qa = json.load(fh)
+        assert qa["datacolumn"] == "corrected" and qa["rms_jy"] > 0 and qa["geometry"]["imsize"] == 256
 
     # rerun: nothing is missing, nothing is redone
     again = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=120)

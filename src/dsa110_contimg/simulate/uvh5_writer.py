@@ -96,14 +96,22 @@ def write_group(
         rng = np.random.default_rng([sim["seed"], 5, g.index, sb])
         data = np.empty((len(times), nbl, nchan, 2), dtype=np.complex64)
         auto = iu == ju
+        # system noise enters before the receiver gains, like the sky; a dead antenna's
+        # receiver still adds noise (unit gain) but no sky signal (J = 0)
+        jnoise = jon.copy()
+        if truth.get("dead_antenna") in active:
+            jnoise[active.index(truth["dead_antenna"])] = 1.0
         for p in range(2):
             jp = jon[..., p].transpose(1, 2, 0)  # (Nt, Nf, Na)
+            jn = jnoise[..., p].transpose(1, 2, 0)
             v = vt[:, :, iu, ju] + 0  # (Nt, Nf, Nbl)
             v[:, :, auto] += sefd
             v *= np.conj(jp[:, :, iu]) * jp[:, :, ju]
             noise = rng.normal(0.0, 1.0, v.shape + (2,)).astype(np.float32)
-            v += sigma * (noise[..., 0] + 1j * noise[..., 1])
-            v[:, :, auto] = v[:, :, auto].real + (sigma_auto - sigma) * noise[:, :, auto, 0]
+            n = sigma * (noise[..., 0] + 1j * noise[..., 1])
+            n[:, :, auto] = sigma_auto * noise[:, :, auto, 0]
+            v += n * (np.conj(jn[:, :, iu]) * jn[:, :, ju])
+            v[:, :, auto] = v[:, :, auto].real
             data[..., p] = v.transpose(0, 2, 1)
         _add_rfi(data, rfi, sb, nchan, rng, auto)
         uv = UVData.new(

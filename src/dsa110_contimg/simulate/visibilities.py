@@ -17,6 +17,9 @@ Physics (pyuvdata data convention, baseline b = x_j - x_i)::
   Stokes I = (XX + YY) / 2).
 - Noise: radiometer equation, per real/imag part sigma = SEFD / sqrt(2 dnu dt) for
   cross-correlations; autocorrelations carry SEFD |J|^2 plus sigma = SEFD/sqrt(dnu dt).
+  Noise enters before the antenna gains (it is multiplied by conj(J_i) J_j like the sky),
+  so calibrated data carry exactly the radiometer noise; a dead antenna adds noise with
+  unit gain but no signal.
 """
 
 from __future__ import annotations

@@ -1,0 +1,186 @@
+"""Imaging against truth: VP beam, pbcor fluxes and positions, noise, bad inputs."""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+from casacore import tables
+
+from conftest import small_config
+from dsa110_contimg.beam.h5model import BeamModelError, read_model, write_airy_model
+from dsa110_contimg.beam.vptable import build_vp_table
+from dsa110_contimg.calibration import apply as ap
+from dsa110_contimg.calibration import calibrators, pipeline
+from dsa110_contimg.calibration.flagging import flag_ms
+from dsa110_contimg.conversion.convert import convert_group
+from dsa110_contimg.geometry import airy_power
+from dsa110_contimg.imaging.pipeline import image_group
+from dsa110_contimg.imaging.tclean_image import ImagingError, choose_datacolumn, image_geometry, run_tclean
+from dsa110_contimg.simulate.run import simulate_group, write_truth
+
+# 26 stations of the two core arms: a compact array, so images stay small and fast
+CORE = list(range(1, 103, 4))
+
+
+@pytest.fixture(scope="module")
+def img_run(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("imgrun"))
+    cfg = small_config(d, active_antennas=CORE, nchan_per_subband=4, ntimes=24, science_groups_per_epoch=1,
+                       n_field_sources=1, field_flux_mjy=[2000.0, 2000.0], field_radius_deg=0.6)
+    cfg["imaging"].update(niter=3000, threshold="2mJy", pixels_per_beam=5)
+    truth = write_truth(cfg, f"{d}/truth.json", f"{d}/sky.csv")
+    mss = []
+    for g in truth["groups"]:
+        raw = f"{d}/raw/{g['group_id']}"
+        simulate_group(cfg, truth, g["group_id"], raw)
+        ms = f"{d}/{g['group_id']}.ms"
+        convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, cfg)
+        flag_ms(ms)
+        mss.append(ms)
+    s = truth["sky"][0]
+    cal = calibrators.Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
+    summary = pipeline.solve_calibrator_group(mss[0], cal, cfg, f"{d}/cal")
+    calsets = pipeline.calsets_from_summaries([summary])
+    for ms in mss:
+        tabs, _ = ap.select_tables(calsets, ap.ms_mid_mjd(ms), 24.0, 1.0)
+        ap.apply(ms, tabs)
+    write_airy_model(f"{d}/beam.h5", [1.35e9, 1.4e9, 1.45e9], 4.65)
+    vp = build_vp_table(f"{d}/beam.h5", f"{d}/dsa110.vp", cfg["telescope"]["name"], 1.4e9)
+    return {"d": d, "cfg": cfg, "truth": truth, "ms": mss[1], "cal_ms": mss[0], "vp": vp}
+
+
+def test_vp_table_reproduces_the_beam(img_run, tmp_path):
+    """tclean's .pb from the VP table = the simulator's Airy beam within 1% where pb > 0.25."""
+    from casatools import image
+
+    cfg = img_run["cfg"]
+    geom = image_geometry(img_run["ms"], cfg["imaging"], 4.65)
+    run_tclean(img_run["ms"], str(tmp_path / "pbtest"), {**cfg["imaging"], "niter": 0}, {**geom, "niter": 0}, "corrected", img_run["vp"])
+    ia = image()
+    ia.open(str(tmp_path / "pbtest.pb"))
+    pb = ia.getchunk()[:, :, 0, 0]
+    cs = ia.coordsys()
+    ia.close()
+    inc = cs.increment()["numeric"][:2]
+    ref = cs.referencepixel()["numeric"][:2]
+    freq = cs.referencevalue()["numeric"][3]
+    ii, jj = np.meshgrid(np.arange(pb.shape[0]) - ref[0], np.arange(pb.shape[1]) - ref[1], indexing="ij")
+    # offsets on the sphere: small enough (< 2 deg) for the tangent-plane distance
+    r = np.hypot(ii * inc[0], jj * inc[1])
+    airy = airy_power(r, freq, 4.65)
+    m = pb > 0.25
+    assert m.sum() > 1000
+    assert np.max(np.abs(pb[m] / airy[m] - 1)) < 0.01
+
+
+def _peak_subpixel(img, x0, y0, box=6):
+    """Peak value and sub-pixel position (x, y) near (x0, y0): a Gaussian through the 3
+    brightest pixels per axis (parabola in log), exact for a Gaussian restoring beam."""
+    yi, xi = int(round(y0)), int(round(x0))
+    cut = img[yi - box : yi + box + 1, xi - box : xi + box + 1]
+    py, px = np.unravel_index(np.nanargmax(cut), cut.shape)
+
+    def vertex(a, b, c):
+        la, lb, lc = np.log(max(a, 1e-12)), np.log(b), np.log(max(c, 1e-12))
+        den = la - 2 * lb + lc
+        if den >= 0:
+            return 0.0, 0.0
+        d = 0.5 * (la - lc) / den
+        return d, lb - 0.25 * (la - lc) * d  # offset (pixels), log of the peak
+
+    dx, lx = vertex(cut[py, px - 1], cut[py, px], cut[py, px + 1])
+    dy, ly = vertex(cut[py - 1, px], cut[py, px], cut[py + 1, px])
+    peak = float(np.exp(lx + ly - np.log(cut[py, px])))  # separable Gaussian: both axis corrections
+    return peak, xi - box + px + dx, yi - box + py + dy
+
+
+def test_pbcor_flux_and_position(img_run, tmp_path):
+    """SNR > 50, pb > 0.5 source: pbcor peak within 3% of its injected flux at the image
+    frequency; position within 0.1 synthesized beam."""
+    q = image_group(img_run["ms"], str(tmp_path / "sci"), img_run["cfg"], img_run["vp"])
+    src = img_run["truth"]["sky"][1]
+    h = fits.getheader(q["fits"]["image.pbcor"])
+    img = np.squeeze(fits.getdata(q["fits"]["image.pbcor"]))
+    pb = np.squeeze(fits.getdata(q["fits"]["pb"]))
+    w = WCS(h).celestial
+    x0, y0 = w.world_to_pixel_values(src["ra_deg"], src["dec_deg"])
+    peak, x, y = _peak_subpixel(img, float(x0), float(y0))
+    assert pb[int(round(float(y0))), int(round(float(x0)))] > 0.5
+    assert peak / q["rms_jy"] > 50
+    expect = src["flux_jy"] * (h["CRVAL3"] / 1.4e9) ** src["alpha"]
+    assert peak == pytest.approx(expect, rel=0.03)
+    off_arcsec = math.hypot((x - float(x0)), (y - float(y0))) * abs(h["CDELT2"]) * 3600
+    assert off_arcsec < 0.1 * h["BMIN"] * 3600
+    # header: beam, units, frequency, date, provenance
+    for key in ("BMAJ", "BMIN", "BPA", "BUNIT", "CRVAL3", "DATE-OBS", "CFGHASH", "INPUTMS", "PIPEVER", "CASAVER"):
+        assert key in h, key
+    assert os.path.getsize(q["thumbnail"]) > 5000
+
+
+def test_rms_close_to_thermal(img_run, tmp_path):
+    """Calibrator group with its own solutions, every simulated source subtracted (ft models
+    with the beam), natural weighting: image rms within 1.5x of
+    SEFD / sqrt(2 dnu dt) / sqrt(N unflagged XX+YY samples).  (On a science group the
+    gain drift since the transit leaves residual sidelobes of bright sources.)"""
+    ms = str(tmp_path / "noise.ms")
+    shutil.copytree(img_run["cal_ms"], ms)
+    sky = [calibrators.Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in img_run["truth"]["sky"]]
+    from dsa110_contimg.calibration.model import set_model
+
+    set_model(ms, sky, img_run["cfg"]["telescope"])
+    with tables.table(ms, readonly=False, ack=False) as t:
+        t.putcol("CORRECTED_DATA", t.getcol("CORRECTED_DATA") - t.getcol("MODEL_DATA"))
+        a1, a2, f = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("FLAG")
+    with tables.table(ms + "::SPECTRAL_WINDOW", ack=False) as t:
+        dnu = abs(t.getcol("CHAN_WIDTH")[0][0])
+    cfg = {**img_run["cfg"], "imaging": {**img_run["cfg"]["imaging"], "robust": 2.0, "niter": 0}}
+    q = image_group(ms, str(tmp_path / "nat"), cfg, img_run["vp"])
+    sim = img_run["cfg"]["simulation"]
+    n_unflagged = (~f[a1 != a2]).sum()  # (baseline, time, channel, pol) samples
+    sigma_vis = sim["sefd_jy"] / math.sqrt(2 * dnu * sim["integration_s"])
+    predicted = sigma_vis / math.sqrt(n_unflagged)  # Stokes I = (XX+YY)/2 over all samples
+    ratio = q["rms_jy"] / predicted
+    assert 0.7 < ratio < 1.5, (q["rms_jy"], predicted)
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def test_h5_missing_dataset_or_wrong_shape(tmp_path):
+    path = str(tmp_path / "beam.h5")
+    write_airy_model(path, [1.4e9], 4.65, ntheta=21, nphi=8)
+    with h5py.File(path, "r+") as f:
+        del f["Y/etheta"]
+    with pytest.raises(BeamModelError, match=r"missing dataset\(s\) Y/etheta"):
+        read_model(path, 1.4e9)
+    write_airy_model(path, [1.4e9], 4.65, ntheta=21, nphi=8)
+    with h5py.File(path, "r+") as f:
+        del f["X/ephi"]
+        f["X/ephi"] = np.zeros((1, 20, 8), np.complex64)
+    with pytest.raises(BeamModelError, match=r"X/ephi has shape \(1, 20, 8\), expected .* \(1, 21, 8\)"):
+        read_model(path, 1.4e9)
+
+
+def test_corrected_data_all_zero(img_run, tmp_path):
+    ms = str(tmp_path / "zero.ms")
+    shutil.copytree(img_run["ms"], ms)
+    with tables.table(ms, readonly=False, ack=False) as t:
+        c = t.getcol("CORRECTED_DATA")
+        t.putcol("CORRECTED_DATA", np.zeros_like(c))
+    with pytest.raises(ImagingError, match="CORRECTED_DATA is all zero where unflagged"):
+        choose_datacolumn(ms, "auto")
+    assert choose_datacolumn(ms, "data") == "data"
+
+
+def test_imsize_that_cannot_hold_the_beam(img_run):
+    icfg = {**img_run["cfg"]["imaging"], "imsize": 128, "cell_arcsec": 30.0}
+    with pytest.raises(ImagingError, match=r"imsize 128 x cell 30.00 arcsec = 1.07 deg cannot hold the primary beam"):
+        image_geometry(img_run["ms"], icfg, 4.65)
