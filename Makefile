@@ -8,7 +8,7 @@ CORES  ?= 2
 export CASASITECONFIG := $(CURDIR)/config/casa/casasiteconfig.py
 export MPLBACKEND := Agg
 
-.PHONY: venv run test lint dryrun bench report truth clean
+.PHONY: venv system-deps run test lint dryrun bench report truth clean
 
 venv: $(VENV)/.installed
 
@@ -24,8 +24,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all
 
+## system-deps: Debian's wsclean for the optional imaging backend (root only; else its tests skip)
+system-deps:
+	@command -v wsclean >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -qq wsclean >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wsclean)); \
+	  else echo "note: wsclean not installed (apt-get install wsclean as root); its tests are skipped"; fi; }
+
 ## test: the whole test suite (unit + end-to-end on small simulated data)
-test: venv
+test: venv system-deps
 	$(BIN)/python -m pytest -q
 
 lint: venv
@@ -40,9 +47,10 @@ bench: venv
 	$(BIN)/python scripts/bench_conversion.py --out-dir bench/work
 	$(BIN)/python scripts/bench_calibration.py --work bench/work
 
-## truth: compare the demo's calibration (after `make run`) with the simulator's truth
+## truth: compare the demo's calibration and images (after `make run`) with the simulator's truth
 truth: venv
 	$(BIN)/python scripts/calibration_vs_truth.py results
+	$(BIN)/python scripts/imaging_vs_truth.py results
 
 report: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html all

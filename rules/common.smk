@@ -64,6 +64,11 @@ def calibratable_groups():
     return sorted(gid for gid, v in CAL_PLAN.items() if "tables_from" in v)
 
 
+def science_groups():
+    """Calibrated groups without a calibrator transit: the fields to image."""
+    return [g for g in calibratable_groups() if not CAL_PLAN[g]["calibrator"]]
+
+
 def uncalibratable_digest():
     return ";".join(f"{gid}|{v['skip']}" for gid, v in sorted(CAL_PLAN.items()) if "skip" in v)
 

@@ -49,6 +49,7 @@ rule image:
         ms=f"{OUT}/ms/{{group}}.ms",
         calibrated=f"{OUT}/calibrated/{{group}}.json",
         vp=f"{OUT}/vp/dsa110.vp",
+        beam=beam_h5(),
         catalog=sky_catalog(),
     output:
         image=f"{OUT}/images/{{group}}.image.fits",
@@ -60,7 +61,7 @@ rule image:
         f"{OUT}/logs/image/{{group}}.log",
     benchmark:
         f"{OUT}/benchmarks/image/{{group}}.tsv"
-    threads: 1
+    threads: 2 if config["imaging"]["backend"] == "wsclean" else 1
     resources:
         mem_mb=6000,
         runtime=60,
@@ -71,6 +72,6 @@ rule image:
 
 
 rule images:
-    """Target: primary-beam-corrected images of every calibrated group in range."""
+    """Target: primary-beam-corrected images of every calibrated science group in range."""
     input:
-        [f"{OUT}/images/{g}.image.pbcor.fits" for g in calibratable_groups()],
+        [f"{OUT}/images/{g}.image.pbcor.fits" for g in science_groups()],

@@ -14,8 +14,8 @@ configure_casa(logfile=sm.log[0])
 catalog = []
 for path in sm.input.catalog:
     with open(path) as fh:
-        catalog += [(r["name"], float(r["RAJ2000"]), float(r["DEJ2000"])) for r in csv.DictReader(fh)]
+        catalog += [(r["name"], float(r["RAJ2000"]), float(r["DEJ2000"]), float(r["S1400_mJy"])) for r in csv.DictReader(fh)]
 prefix = sm.output.image[: -len(".image.fits")]
-qa = image_group(sm.input.ms, prefix, sm.config, os.path.abspath(sm.input.vp), catalog)
+qa = image_group(sm.input.ms, prefix, sm.config, os.path.abspath(sm.input.vp), catalog, beam_h5=sm.input.beam)
 qa["provenance"] = provenance_record(sm.config, inputs=[sm.input.ms, sm.input.vp])
 write_json(sm.output.qa, qa)

@@ -16,3 +16,9 @@ def to_file(path: str | None, level: int = logging.INFO) -> None:
     root.setLevel(level)
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+
+    def _log_uncaught(exc_type, exc, tb):  # the traceback goes to the rule's log too
+        logging.getLogger("dsa110_contimg").critical("failed: %s", exc, exc_info=(exc_type, exc, tb))
+        sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = _log_uncaught

@@ -1,4 +1,4 @@
-"""Image one group as the workflow does: checks, tclean, FITS with provenance, QA."""
+"""Image one group as the workflow does: checks, tclean or wsclean, FITS with provenance, QA."""
 
 from __future__ import annotations
 
@@ -7,35 +7,114 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
+
+from ..atomic import atomic_path
 from ..provenance import config_hash, software_versions
 from . import qa
-from .tclean_image import choose_datacolumn, drift_average_pb, export_fits, image_geometry, provenance_cards, run_tclean
+from .tclean_image import (
+    choose_datacolumn,
+    drift_average_pb,
+    export_fits,
+    image_geometry,
+    pointing_offsets_ra,
+    provenance_cards,
+    run_tclean,
+)
 
 log = logging.getLogger(__name__)
 
 
-def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, catalog=None, workdir: str | None = None) -> dict:
-    """tclean ``ms_path`` into ``<fits_prefix>.{image,image.pbcor,pb}[.residual,.psf].fits``; return QA."""
+def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, catalog=None, workdir: str | None = None,
+                beam_h5: str | None = None) -> dict:
+    """Image ``ms_path`` into ``<fits_prefix>.{image,image.pbcor,pb}[.residual,.psf].fits``; return QA.
+
+    ``imaging.backend``: ``tclean`` (pb from the VP table) or ``wsclean`` (pb from ``beam_h5``).
+    """
     icfg, tel = config["imaging"], config["telescope"]
     datacol = choose_datacolumn(ms_path, icfg["datacolumn"])
     geom = image_geometry(ms_path, icfg, tel["dish_diameter_m"])
+    seeded = seed_model(ms_path, catalog or [], icfg["seed_min_mjy"], geom["pb_radius_deg"], tel) if icfg["seed_min_mjy"] > 0 else []
     work = tempfile.mkdtemp(prefix=".img.", dir=workdir or os.path.dirname(os.path.abspath(fits_prefix)))
+    backend = icfg["backend"]
     try:
-        imagename = os.path.join(work, "img")
-        run_tclean(ms_path, imagename, icfg, geom, datacol, vptable)
-        if icfg["drift_pb"]:
-            drift_average_pb(imagename, ms_path, tel, icfg["pblimit"])
+        cards = provenance_cards(config_hash(config), ms_path, software_versions(), datacol,
+                                 vptable if backend == "tclean" else (beam_h5 or ""))
+        cards["IMAGER"] = backend
         products = ["image", "image.pbcor", "pb", "residual"] + (["psf"] if icfg["export_psf"] else [])
-        cards = provenance_cards(config_hash(config), ms_path, software_versions(), datacol, vptable)
-        fits = {} if icfg["skip_fits"] else export_fits(imagename, fits_prefix, products, cards)
-        if icfg["skip_fits"]:  # QA still needs FITS: write them to the work dir only
-            fits = export_fits(imagename, os.path.join(work, "qa"), ["image", "residual"], cards)
+        target = os.path.join(work, "qa") if icfg["skip_fits"] else fits_prefix
+        if backend == "tclean":
+            imagename = os.path.join(work, "img")
+            run_tclean(ms_path, imagename, icfg, geom, datacol, vptable)
+            if icfg["drift_pb"]:
+                drift_average_pb(imagename, ms_path, tel, icfg["pblimit"])
+            fits = export_fits(imagename, target, products, cards)
+        else:
+            fits = _wsclean_products(ms_path, os.path.join(work, "ws"), target, icfg, geom, datacol, tel, beam_h5, products, cards)
         stats = qa.image_stats(fits["image"], fits["residual"])
         if not icfg["export_residual"] and not icfg["skip_fits"]:
             os.unlink(fits.pop("residual"))
         png = fits_prefix + ".png"
-        qa.thumbnail(fits["image"] if "image" in fits else fits_prefix, png, catalog, os.path.basename(fits_prefix))
+        qa.thumbnail(fits["image"], png, catalog, os.path.basename(fits_prefix))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"ms": ms_path, "datacolumn": datacol, "geometry": geom, "fits": {k: v for k, v in fits.items() if not v.startswith(work)},
-            "thumbnail": png, **stats}
+    return {"ms": ms_path, "backend": backend, "datacolumn": datacol, "geometry": geom, "seeded_sources": seeded,
+            "fits": {} if icfg["skip_fits"] else fits, "thumbnail": png, **stats}
+
+
+def _wsclean_products(ms_path, ws_prefix, target, icfg, geom, datacol, tel, beam_h5, products, cards) -> dict[str, str]:
+    from astropy.io import fits as pyfits  # noqa: PLC0415
+
+    from .wsclean_image import model_pb_on_image, run_wsclean  # noqa: PLC0415
+
+    if not beam_h5:
+        from .tclean_image import ImagingError  # noqa: PLC0415
+
+        raise ImagingError("the wsclean backend needs the H5 beam model (imaging.beam_h5)")
+    raw = run_wsclean(ms_path, ws_prefix, icfg, geom, datacol)
+    dra = pointing_offsets_ra(ms_path, tel) if icfg["drift_pb"] else None
+    pb = model_pb_on_image(raw["image"], beam_h5, dra)
+    with pyfits.open(raw["image"]) as hd:
+        img, hdr = hd[0].data, hd[0].header
+        beam = {k: hdr[k] for k in ("BMAJ", "BMIN", "BPA")}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pbcor = np.where(pb >= icfg["pblimit"], img / pb, np.nan)
+    arrays = {"image": img, "image.pbcor": pbcor, "pb": np.where(pb >= icfg["pblimit"], pb, np.nan)[None, None] * np.ones_like(img)}
+    for extra in ("residual", "psf"):
+        with pyfits.open(raw[extra]) as hd:
+            arrays[extra] = hd[0].data
+    out = {}
+    for prod in products:
+        dst = f"{target}.{prod}.fits"
+        h = hdr.copy()
+        h.update(cards)
+        h.update(beam)
+        if prod == "pb":
+            h["BUNIT"] = ""
+        h["BUNIT"] = "Jy/beam" if prod != "pb" else ""
+        with atomic_path(dst) as tmp:
+            pyfits.PrimaryHDU(np.asarray(arrays[prod], dtype=np.float32), h).writeto(tmp)
+        out[prod] = dst
+    return out
+
+
+def seed_model(ms_path: str, catalog: list, min_mjy: float, radius_deg: float, tel: dict) -> list[str]:
+    """MODEL_DATA from catalog sources >= ``min_mjy`` within ``radius_deg`` of the phase centre.
+
+    ``catalog`` rows: (name, ra_deg, dec_deg[, flux_mjy[, alpha]]); alpha defaults to -0.7.
+    tclean runs with ``savemodel='none'``, so the seeded MODEL_DATA stays for later use
+    (e.g. inspection or self-calibration); tclean's own deconvolution does not read it.
+    """
+    from casacore import tables  # noqa: PLC0415
+
+    from ..calibration.calibrators import Calibrator  # noqa: PLC0415
+    from ..calibration.model import model_sources, set_model  # noqa: PLC0415
+
+    with tables.table(f"{ms_path}::FIELD", ack=False) as t:
+        ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
+    sky = [Calibrator(r[0], r[1], r[2], r[3] / 1000.0, r[4] if len(r) > 4 else -0.7) for r in catalog if len(r) > 3]
+    srcs = model_sources(None, sky, float(ra0), float(dec0), radius_deg, min_mjy / 1000.0)
+    if srcs:
+        set_model(ms_path, srcs, tel)
+    log.info("seeded MODEL_DATA of %s with %d catalog sources >= %g mJy", ms_path, len(srcs), min_mjy)
+    return [s.name for s in srcs]

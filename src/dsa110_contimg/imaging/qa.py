@@ -54,7 +54,7 @@ def thumbnail(image_fits: str, png: str, catalog: list[tuple[str, float, float]]
     pix = abs(h["CDELT2"])
     ax.add_patch(Ellipse((0.06 * img.shape[1], 0.06 * img.shape[0]), h["BMIN"] / pix, h["BMAJ"] / pix, angle=h["BPA"],
                          edgecolor="cyan", facecolor="none", lw=1.2))
-    for _name, ra, dec in catalog or []:
+    for _name, ra, dec, *_rest in catalog or []:
         x, y = w.world_to_pixel_values(ra, dec)
         if 0 <= x < img.shape[1] and 0 <= y < img.shape[0]:
             ax.plot(x, y, "o", mfc="none", mec="lime", ms=9, mew=0.8)

@@ -172,6 +172,23 @@ def write_json(path: str, obj: dict) -> None:
         json.dump(obj, fh, indent=1, default=float)
 
 
+def pointing_offsets_ra(ms_path: str, tel: dict) -> np.ndarray:
+    """RA offsets (radians) of the drift-scan pointing (meridian) at each integration from the
+    phase centre (meridian at mid-time)."""
+    from .. import astrometry  # noqa: PLC0415
+
+    loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
+    with tables.table(ms_path, ack=False) as t:
+        times = np.unique(t.getcol("TIME")) / 86400.0 + 2400000.5
+    lst = astrometry.last_rad(times, loc)
+    return np.angle(np.exp(1j * (lst - 0.5 * (lst[0] + lst[-1]))))
+
+
+def drift_shift_pixels(dra_rad, dec0_rad: float, inc_x_rad: float) -> np.ndarray:
+    """Pixel shifts along the RA axis for RA offsets ``dra_rad`` at declination ``dec0_rad``."""
+    return np.asarray(dra_rad) * math.cos(dec0_rad) / inc_x_rad
+
+
 def drift_average_pb(imagename: str, ms_path: str, tel: dict, pblimit: float) -> None:
     """Replace ``<imagename>.pb`` and ``.image.pbcor`` by their drift-scan versions (in place).
 
@@ -182,13 +199,7 @@ def drift_average_pb(imagename: str, ms_path: str, tel: dict, pblimit: float) ->
     from casatools import image  # noqa: PLC0415
     from scipy import ndimage  # noqa: PLC0415
 
-    from .. import astrometry  # noqa: PLC0415
-
-    loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
-    with tables.table(ms_path, ack=False) as t:
-        times = np.unique(t.getcol("TIME")) / 86400.0 + 2400000.5
-    lst = astrometry.last_rad(times, loc)
-    dra = np.angle(np.exp(1j * (lst - 0.5 * (lst[0] + lst[-1]))))  # radians of RA, pointing - centre
+    dra = pointing_offsets_ra(ms_path, tel)
     ia = image()
     ia.open(imagename + ".pb")
     try:
@@ -201,8 +212,8 @@ def drift_average_pb(imagename: str, ms_path: str, tel: dict, pblimit: float) ->
         # CASA zeroes the pb below pblimit; rebuild the tail from the VP would need the VP: the
         # shifts are small (<0.4 deg) so only the edge within that distance is affected
         eff = np.zeros_like(static)
-        for d in dra:
-            eff += ndimage.shift(static, (d * math.cos(dec0) / inc[0], 0.0), order=1, mode="constant", cval=0.0)
+        for sx in drift_shift_pixels(dra, dec0, inc[0]):
+            eff += ndimage.shift(static, (sx, 0.0), order=1, mode="constant", cval=0.0)
         eff /= len(dra)
         pb[:, :, 0, 0] = eff
         ia.putchunk(pb)

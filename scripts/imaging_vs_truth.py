@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""Compare a simulated run's images with the simulator's truth.
+
+    python scripts/imaging_vs_truth.py [results]
+
+For every science image: each injected source with pb > 0.5 and SNR > 50 -- pbcor peak
+(Gaussian sub-pixel interpolation) against its injected flux at the image frequency, and
+its position offset in units of the synthesized beam (BMIN); and the image rms against
+the natural-weighting thermal noise SEFD / sqrt(2 dnu dt) / sqrt(N unflagged samples).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import sys
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+from casacore import tables
+
+
+def peak_subpixel(img, x0, y0, box=6):
+    yi, xi = int(round(y0)), int(round(x0))
+    cut = img[yi - box : yi + box + 1, xi - box : xi + box + 1]
+    py, px = np.unravel_index(np.nanargmax(cut), cut.shape)
+
+    def vertex(a, b, c):
+        la, lb, lc = np.log(max(a, 1e-12)), np.log(b), np.log(max(c, 1e-12))
+        den = la - 2 * lb + lc
+        if den >= 0:
+            return 0.0, lb
+        d = 0.5 * (la - lc) / den
+        return d, lb - 0.25 * (la - lc) * d
+
+    dx, lx = vertex(cut[py, px - 1], cut[py, px], cut[py, px + 1])
+    dy, ly = vertex(cut[py - 1, px], cut[py, px], cut[py + 1, px])
+    return float(np.exp(lx + ly - np.log(cut[py, px]))), xi - box + px + dx, yi - box + py + dy
+
+
+def main(out: str) -> int:
+    truth = json.load(open(os.path.join(out, "sim", "truth.json")))
+    sim_sefd = truth["sefd_jy"]
+    ratios, offsets = [], []
+    for qa_path in sorted(glob.glob(os.path.join(out, "images", "*.qa.json"))):
+        qa = json.load(open(qa_path))
+        gid = os.path.basename(qa_path)[: -len(".qa.json")]
+        h = fits.getheader(qa["fits"]["image.pbcor"])
+        img = np.squeeze(fits.getdata(qa["fits"]["image.pbcor"]))
+        pb = np.squeeze(fits.getdata(qa["fits"]["pb"]))
+        w = WCS(h).celestial
+        nu = h["CRVAL3"]
+        lines = []
+        for s in truth["sky"]:
+            x, y = w.world_to_pixel_values(s["ra_deg"], s["dec_deg"])
+            xi, yi = int(round(float(x))), int(round(float(y)))
+            if not (8 <= xi < img.shape[1] - 8 and 8 <= yi < img.shape[0] - 8) or not pb[yi, xi] > 0.5:
+                continue
+            expect = s["flux_jy"] * (nu / 1.4e9) ** s["alpha"]
+            if expect * pb[yi, xi] / qa["rms_jy"] < 50:
+                continue
+            peak, px, py = peak_subpixel(img, float(x), float(y))
+            off = math.hypot(px - float(x), py - float(y)) * abs(h["CDELT2"]) / h["BMIN"]
+            ratios.append(peak / expect)
+            offsets.append(off)
+            lines.append(f"    {s['name']}: {expect:.3f} Jy injected, {peak:.3f} Jy measured ({100 * (peak / expect - 1):+.1f}%), offset {off:.3f} beam, pb {pb[yi, xi]:.2f}")
+        ms = qa["ms"]
+        with tables.table(ms, ack=False) as t:
+            a1, a2, f = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("FLAG")
+            tint = float(t.getcol("INTERVAL")[0])
+        with tables.table(ms + "::SPECTRAL_WINDOW", ack=False) as t:
+            dnu = float(abs(t.getcol("CHAN_WIDTH")[0][0]))
+        thermal = sim_sefd / math.sqrt(2 * dnu * tint) / math.sqrt((~f[a1 != a2]).sum())
+        print(f"  {gid} ({qa['backend']}): rms {1e3 * qa['rms_jy']:.3f} mJy = {qa['rms_jy'] / thermal:.2f} x natural thermal "
+              f"({1e3 * thermal:.3f} mJy); beam {qa['beam_arcsec'][0]:.0f}x{qa['beam_arcsec'][1]:.0f} arcsec; {len(lines)} sources with SNR>50, pb>0.5")
+        print("\n".join(lines))
+    if ratios:
+        r = np.array(ratios)
+        print(f"  all: flux ratio median {np.median(r):.3f}, max |error| {100 * np.max(np.abs(r - 1)):.1f}%, "
+              f"max offset {max(offsets):.3f} beam (n = {len(r)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "results"))
