@@ -1,11 +1,13 @@
 #!/usr/bin/env python
-"""Benchmark the calibration steps on the full-size calibrator group of `make bench`.
+"""Benchmark calibration and imaging on the full-size calibrator group of `make bench`.
 
-    python scripts/bench_calibration.py [--work bench/work]
+    python scripts/bench_calibration.py [--work bench/work] [--imsize 2048] [--skip-imaging]
 
 Copies bench/work/ours.ms (written by scripts/bench_conversion.py: 96 antennas,
 768 channels, 24 integrations, a calibrator transit) and times, in this process:
-flagging (AOFlagger), the model (ft + beam), K/B/G solves and applycal.
+flagging (AOFlagger), the model (ft + beam), K/B/G solves, applycal, then imaging of the
+calibrated group with each backend (tclean, and wsclean when installed) on the same
+grid (``--imsize`` pixels, cell from 5 pixels per lambda/B_max, niter 1000).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dsa110_contimg.casa_env import configure_casa
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="bench/work")
+    ap.add_argument("--imsize", type=int, default=2048)
+    ap.add_argument("--skip-imaging", action="store_true")
     args = ap.parse_args()
     src = os.path.join(args.work, "ours.ms")
     if not os.path.isdir(src):
@@ -61,6 +65,23 @@ def main() -> int:
     tabs = step("K+B+G", lambda: solve(ms, caldir, cfg["calibration"], refant))
     step("applycal", lambda: apmod.apply(ms, tabs))
     print(f"  total      {sum(times.values()):6.1f} s")
+    if not args.skip_imaging:
+        from dsa110_contimg.beam.h5model import write_airy_model
+        from dsa110_contimg.beam.vptable import build_vp_table
+        from dsa110_contimg.imaging.pipeline import image_group
+        from dsa110_contimg.imaging.wsclean_image import wsclean_available
+
+        h5 = os.path.join(args.work, "beam.h5")
+        write_airy_model(h5, [1.35e9, 1.4e9, 1.45e9], 4.65)
+        vp = build_vp_table(h5, os.path.join(args.work, "dsa110.vp"))
+        print(f"imaging ({args.imsize}^2 pixels, niter 1000, 2 cores):")
+        for backend in ("tclean", "wsclean"):
+            if backend == "wsclean" and not wsclean_available():
+                print("  wsclean    not installed (apt-get install wsclean)")
+                continue
+            icfg = {**cfg["imaging"], "backend": backend, "quick": True, "quick_imsize": args.imsize, "quick_niter": 1000}
+            q = step(backend, lambda icfg=icfg: image_group(ms, os.path.join(args.work, f"img_{backend}"), {**cfg, "imaging": icfg}, vp, beam_h5=h5))
+            print(f"             rms {1e3 * q['rms_jy']:.3f} mJy, peak {q['peak_jy']:.3f} Jy/beam, cell {q['geometry']['cell_arcsec']:.2f} arcsec")
     shutil.rmtree(ms, ignore_errors=True)
     return 0
 
