@@ -1,11 +1,18 @@
 """Image one calibrated group with CASA tclean and export FITS.
 
 Defaults: ``gridder='wproject'`` with an explicit ``wprojplanes`` (``-1`` crashes on
-these MS), Briggs robust 0.5, Hogbom (or multiscale), ``pblimit=0.25``, primary-beam
+these MS), Briggs robust 0.5, Hogbom (or multiscale, or ``mtmfs`` with ``nterms`` Taylor
+terms), ``pblimit=0.25``, primary-beam
 correction from the VP table, ``savemodel='none'``.  ``cell`` defaults to a third of
 the synthesized beam (lambda_min / B_max); ``imsize`` defaults to the smallest even
 size whose field holds the primary beam down to ``pblimit`` at the lowest frequency.
 ``quick`` caps imsize (enlarging the cell so the beam still fits) and niter.
+
+Wideband effect: across the 187 MHz band the primary beam narrows by 13%, so an off-axis
+source's apparent spectrum differs from the flat-spectrum PSF; single-term Hogbom clean
+spreads such a source over many components and its restored peak comes out 1-5% low.
+``mtmfs`` (two Taylor terms) restores the peak (+0.9% on the test field) but its residual
+rms was 3.5x higher there; it is an option until that is understood.
 
 Primary beam: tclean's ``.pb`` is the VP table's beam at the phase centre (the meridian
 at mid-time).  A drift-scan dish, though, points at the meridian of each integration:
@@ -117,11 +124,17 @@ def run_tclean(ms_path: str, imagename: str, icfg: dict, geom: dict, datacolumn:
             imsize=[geom["imsize"], geom["imsize"]], cell=f"{geom['cell_arcsec']:.4f}arcsec",
             gridder="wproject", wprojplanes=icfg["wprojplanes"], vptable=vptable,
             deconvolver=icfg["deconvolver"], scales=icfg["scales"] if icfg["deconvolver"] == "multiscale" else [],
+            nterms=icfg["nterms"] if icfg["deconvolver"] == "mtmfs" else 1,
             weighting="briggs", robust=icfg["robust"], niter=geom["niter"], threshold=icfg["threshold"],
             pblimit=icfg["pblimit"], pbcor=True, savemodel="none", interactive=False,
         )
     finally:
         os.chdir(cwd)
+    if icfg["deconvolver"] == "mtmfs":  # Taylor term 0 is the image at the reference frequency
+        for prod in ("image", "image.pbcor", "pb", "residual", "psf", "model"):
+            tt0 = {"image.pbcor": "image.tt0.pbcor"}.get(prod, f"{prod}.tt0")
+            if os.path.isdir(f"{imagename}.{tt0}"):
+                os.rename(f"{imagename}.{tt0}", f"{imagename}.{prod}")
     if not os.path.isdir(imagename + ".image"):
         raise ImagingError(f"tclean wrote no {imagename}.image; see the CASA log in the rule's log")
 

@@ -41,6 +41,8 @@ def run_wsclean(ms_path: str, prefix: str, icfg: dict, geom: dict, datacolumn: s
         "-data-column", "CORRECTED_DATA" if datacolumn == "corrected" else "DATA", "-pol", "I",
         "-use-wgridder", "-no-update-model-required", "-make-psf", "-j", str(threads),
     ]
+    if icfg["deconvolver"] == "mtmfs":  # wideband: channel images joined, spectral polynomial
+        cmd += ["-channels-out", "4", "-join-channels", "-fit-spectral-pol", str(icfg["nterms"])]
     if icfg["deconvolver"] == "multiscale":
         cmd += ["-multiscale", "-multiscale-scales", ",".join(str(s) for s in icfg["scales"])]
     cmd.append(os.path.abspath(ms_path))
@@ -49,7 +51,8 @@ def run_wsclean(ms_path: str, prefix: str, icfg: dict, geom: dict, datacolumn: s
     log.info("wsclean output (tail):\n%s", res.stdout[-3000:])
     if res.returncode:
         raise ImagingError(f"wsclean failed on {ms_path} (exit {res.returncode}): {res.stderr[-1500:] or res.stdout[-1500:]}")
-    out = {"image": f"{prefix}-image.fits", "residual": f"{prefix}-residual.fits", "psf": f"{prefix}-psf.fits"}
+    mfs = "-MFS" if icfg["deconvolver"] == "mtmfs" else ""
+    out = {"image": f"{prefix}{mfs}-image.fits", "residual": f"{prefix}{mfs}-residual.fits", "psf": f"{prefix}{mfs}-psf.fits"}
     for k, p in out.items():
         if not os.path.isfile(p):
             raise ImagingError(f"wsclean wrote no {k} image at {p}")
