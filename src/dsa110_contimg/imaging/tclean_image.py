@@ -11,8 +11,9 @@ size whose field holds the primary beam down to ``pblimit`` at the lowest freque
 Wideband effect: across the 187 MHz band the primary beam narrows by 13%, so an off-axis
 source's apparent spectrum differs from the flat-spectrum PSF; single-term Hogbom clean
 spreads such a source over many components and its restored peak comes out 1-5% low.
-``mtmfs`` (two Taylor terms) restores the peak (+0.9% on the test field) but its residual
-rms was 3.5x higher there; it is an option until that is understood.
+``mtmfs`` (two Taylor terms) restored the peak on the one-source test field (+0.9%) but
+not on the demo fields (median -3.0%, worst -8% over 22 sources, against -1.6% and -4.2%
+for Hogbom) and took ~3x longer; it is an option, not the default.
 
 Primary beam: tclean's ``.pb`` is the VP table's beam at the phase centre (the meridian
 at mid-time).  A drift-scan dish, though, points at the meridian of each integration:
