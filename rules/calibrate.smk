@@ -40,6 +40,7 @@ rule solve:
     params:
         calibrator=calibrator_of,
         registry=f"{OUT}/caltables/registry.sqlite3",
+        settings=config["calibration"],  # a change of any calibration setting reruns the solve
     log:
         f"{OUT}/logs/solve/{{group}}.log",
     benchmark:
@@ -60,6 +61,8 @@ rule apply:
         unpack(apply_inputs),
     output:
         sidecar=f"{OUT}/calibrated/{{group}}.json",
+    params:
+        validity=[config["calibration"]["bp_validity_h"], config["calibration"]["gain_validity_h"]],
     log:
         f"{OUT}/logs/apply/{{group}}.log",
     benchmark:

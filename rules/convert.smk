@@ -37,6 +37,7 @@ rule convert:
     params:
         files=group_files,
         writer=config["conversion"]["writer"],
+        settings={"conversion": config["conversion"], "telescope": config["telescope"]},  # a change reruns
     log:
         f"{OUT}/logs/convert/{{group}}.log",
     benchmark:

@@ -51,6 +51,8 @@ rule image:
         vp=f"{OUT}/vp/dsa110.vp",
         beam=beam_h5(),
         catalog=sky_catalog(),
+    params:
+        settings=config["imaging"],  # a change of any imaging setting re-images
     output:
         image=f"{OUT}/images/{{group}}.image.fits",
         pbcor=f"{OUT}/images/{{group}}.image.pbcor.fits",

@@ -55,21 +55,20 @@ def discover_groups(config: dict, *, read: bool | None = None) -> list[grouping.
     )
 
 
-def group_midpoint(config: dict, group: grouping.Group) -> tuple[float, float]:
+def group_midpoint(config: dict, group: grouping.Group, planned: dict | None = None) -> tuple[float, float]:
     """(mid-time JD, pointing declination in radians) of a group, without reading its data.
 
-    Simulated: from the plan.  Real data: from the first file's header (first/last
-    integration, ``phase_center_dec``).
+    Simulated: from the plan (``planned``: group id -> PlannedGroup, computed once by the
+    caller).  Real data: from the first file's header (first/last integration,
+    ``phase_center_dec``).
     """
     if not config["input_dir"]:
         from .simulate.scenario import group_times_jd  # noqa: PLC0415
 
         sim = config["simulation"]
-        for g in plan(sim, config["telescope"]):
-            if g.group_id == group.group_id:
-                t = group_times_jd(g, sim)
-                return float(0.5 * (t[0] + t[-1])), math.radians(sim["pointing_dec_deg"])
-        raise KeyError(group.group_id)
+        planned = planned if planned is not None else {g.group_id: g for g in plan(sim, config["telescope"])}
+        t = group_times_jd(planned[group.group_id], sim)
+        return float(0.5 * (t[0] + t[-1])), math.radians(sim["pointing_dec_deg"])
     from .uvh5_io import read_header  # noqa: PLC0415
 
     h = read_header(group.files[min(group.files)], digest=False)
@@ -104,10 +103,11 @@ def calibration_plan(config: dict, groups: list[grouping.Group]) -> dict[str, di
     loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
     cals = calibrator_catalog(config)
     info: dict[str, dict] = {}
+    planned = None if config["input_dir"] else {g.group_id: g for g in plan(config["simulation"], tel)}
     for g in groups:
         if not g.ok:
             continue
-        mid_jd, dec = group_midpoint(config, g)
+        mid_jd, dec = group_midpoint(config, g, planned)
         ra0, dec0 = astrometry.meridian_icrs(mid_jd, dec, loc)
         cal = transit_calibrator(cals, math.degrees(ra0), math.degrees(dec0), cc["min_beam_flux_jy"], tel["dish_diameter_m"])
         info[g.group_id] = {"mid_mjd": mid_jd - 2400000.5, "calibrator": cal.name if cal else None}
