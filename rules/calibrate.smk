@@ -40,7 +40,7 @@ rule solve:
     params:
         calibrator=calibrator_of,
         registry=f"{OUT}/caltables/registry.sqlite3",
-        settings=config["calibration"],  # a change of any calibration setting reruns the solve
+        settings=config_hash(config["calibration"]),  # a change of any calibration setting reruns the solve
     log:
         f"{OUT}/logs/solve/{{group}}.log",
     benchmark:

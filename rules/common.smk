@@ -1,6 +1,7 @@
 # Input functions and shared helpers.  All logic lives in the dsa110_contimg package.
 import os
 
+from dsa110_contimg.provenance import config_hash
 from dsa110_contimg.selection import calibration_plan, discover_groups, raw_dir
 
 

@@ -37,7 +37,7 @@ rule convert:
     params:
         files=group_files,
         writer=config["conversion"]["writer"],
-        settings={"conversion": config["conversion"], "telescope": config["telescope"]},  # a change reruns
+        settings=config_hash({"conversion": config["conversion"], "telescope": config["telescope"]}),  # a change reruns
     log:
         f"{OUT}/logs/convert/{{group}}.log",
     benchmark:

@@ -52,7 +52,7 @@ rule image:
         beam=beam_h5(),
         catalog=sky_catalog(),
     params:
-        settings=config["imaging"],  # a change of any imaging setting re-images
+        settings=config_hash({"imaging": config["imaging"], "telescope": config["telescope"]}),  # a change re-images
     output:
         image=f"{OUT}/images/{{group}}.image.fits",
         pbcor=f"{OUT}/images/{{group}}.image.pbcor.fits",

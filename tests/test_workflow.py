@@ -234,6 +234,18 @@ def test_end_to_end_small(tmp_path):
     assert again.returncode == 0, output(again)
     assert "Nothing to be done" in output(again)
 
+    # change an imaging setting: only the images are redone
+    with open(cfgfile) as fh:
+        changed = yaml.safe_load(fh)
+    changed["imaging"]["quick_niter"] = 20
+    cfg2 = os.path.join(os.path.dirname(cfgfile), "changed.yaml")
+    with open(cfg2, "w") as fh:
+        yaml.safe_dump(changed, fh)
+    dry = snakemake("all", "-n", "--cores", "2", "--configfile", cfg2)
+    assert dry.returncode == 0, output(dry)
+    counts = job_counts(dry.stdout)
+    assert counts.get("image") == len(science) and "convert" not in counts and "solve" not in counts, counts
+
     # remove one MS: only that group is converted again (no re-simulation)
     shutil.rmtree(os.path.join(out, "ms", f"{complete[0]}.ms"))
     dry = snakemake("all", "-n", "--cores", "2", "--configfile", cfgfile)
