@@ -22,23 +22,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from casacore import tables
 
-
-def peak_subpixel(img, x0, y0, box=6):
-    yi, xi = int(round(y0)), int(round(x0))
-    cut = img[yi - box : yi + box + 1, xi - box : xi + box + 1]
-    py, px = np.unravel_index(np.nanargmax(cut), cut.shape)
-
-    def vertex(a, b, c):
-        la, lb, lc = np.log(max(a, 1e-12)), np.log(b), np.log(max(c, 1e-12))
-        den = la - 2 * lb + lc
-        if den >= 0:
-            return 0.0, lb
-        d = 0.5 * (la - lc) / den
-        return d, lb - 0.25 * (la - lc) * d
-
-    dx, lx = vertex(cut[py, px - 1], cut[py, px], cut[py, px + 1])
-    dy, ly = vertex(cut[py - 1, px], cut[py, px], cut[py + 1, px])
-    return float(np.exp(lx + ly - np.log(cut[py, px]))), xi - box + px + dx, yi - box + py + dy
+from dsa110_contimg.imaging.qa import peak_subpixel
 
 
 def main(out: str) -> int:

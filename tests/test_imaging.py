@@ -23,6 +23,7 @@ from dsa110_contimg.calibration.flagging import flag_ms
 from dsa110_contimg.conversion.convert import convert_group
 from dsa110_contimg.geometry import airy_power
 from dsa110_contimg.imaging.pipeline import image_group
+from dsa110_contimg.imaging.qa import peak_subpixel
 from dsa110_contimg.imaging.tclean_image import ImagingError, choose_datacolumn, image_geometry, run_tclean
 from dsa110_contimg.simulate.run import simulate_group, write_truth
 
@@ -81,27 +82,6 @@ def test_vp_table_reproduces_the_beam(img_run, tmp_path):
     assert np.max(np.abs(pb[m] / airy[m] - 1)) < 0.01
 
 
-def _peak_subpixel(img, x0, y0, box=6):
-    """Peak value and sub-pixel position (x, y) near (x0, y0): a Gaussian through the 3
-    brightest pixels per axis (parabola in log), exact for a Gaussian restoring beam."""
-    yi, xi = int(round(y0)), int(round(x0))
-    cut = img[yi - box : yi + box + 1, xi - box : xi + box + 1]
-    py, px = np.unravel_index(np.nanargmax(cut), cut.shape)
-
-    def vertex(a, b, c):
-        la, lb, lc = np.log(max(a, 1e-12)), np.log(b), np.log(max(c, 1e-12))
-        den = la - 2 * lb + lc
-        if den >= 0:
-            return 0.0, 0.0
-        d = 0.5 * (la - lc) / den
-        return d, lb - 0.25 * (la - lc) * d  # offset (pixels), log of the peak
-
-    dx, lx = vertex(cut[py, px - 1], cut[py, px], cut[py, px + 1])
-    dy, ly = vertex(cut[py - 1, px], cut[py, px], cut[py + 1, px])
-    peak = float(np.exp(lx + ly - np.log(cut[py, px])))  # separable Gaussian: both axis corrections
-    return peak, xi - box + px + dx, yi - box + py + dy
-
-
 def test_pbcor_flux_and_position(img_run, tmp_path):
     """SNR > 50, pb > 0.5 source: pbcor peak within 3% of its injected flux at the image
     frequency; position within 0.1 synthesized beam."""
@@ -112,7 +92,7 @@ def test_pbcor_flux_and_position(img_run, tmp_path):
     pb = np.squeeze(fits.getdata(q["fits"]["pb"]))
     w = WCS(h).celestial
     x0, y0 = w.world_to_pixel_values(src["ra_deg"], src["dec_deg"])
-    peak, x, y = _peak_subpixel(img, float(x0), float(y0))
+    peak, x, y = peak_subpixel(img, float(x0), float(y0))
     assert pb[int(round(float(y0))), int(round(float(x0)))] > 0.5
     assert peak / q["rms_jy"] > 50
     expect = src["flux_jy"] * (h["CRVAL3"] / 1.4e9) ** src["alpha"]
@@ -197,7 +177,7 @@ def test_wsclean_and_tclean_agree(img_run, tmp_path):
         h = fits.getheader(q["fits"]["image.pbcor"])
         img = np.squeeze(fits.getdata(q["fits"]["image.pbcor"]))
         x0, y0 = WCS(h).celestial.world_to_pixel_values(src["ra_deg"], src["dec_deg"])
-        fluxes[backend] = _peak_subpixel(img, float(x0), float(y0))[0]
+        fluxes[backend] = peak_subpixel(img, float(x0), float(y0))[0]
         assert h["IMAGER"] == backend and "BMAJ" in h
     assert fluxes["wsclean"] == pytest.approx(fluxes["tclean"], rel=0.02), fluxes
 
@@ -230,5 +210,5 @@ def test_mtmfs_products(img_run, tmp_path):
     assert "BMAJ" in h and h["IMAGER"] == "tclean"
     img = np.squeeze(fits.getdata(q["fits"]["image.pbcor"]))
     x0, y0 = WCS(h).celestial.world_to_pixel_values(src["ra_deg"], src["dec_deg"])
-    peak = _peak_subpixel(img, float(x0), float(y0))[0]
+    peak = peak_subpixel(img, float(x0), float(y0))[0]
     assert peak == pytest.approx(src["flux_jy"] * (h["CRVAL3"] / 1.4e9) ** src["alpha"], rel=0.10)
