@@ -15,12 +15,14 @@ include: "rules/simulate.smk"
 include: "rules/convert.smk"
 include: "rules/calibrate.smk"
 include: "rules/image.smk"
+include: "rules/photometry.smk"
 
 
 rule all:
-    """Everything for the selected range, up to the last stage that exists (imaging)."""
+    """Everything for the selected range: MS, calibration, images, photometry and ESE candidates."""
     default_target: True
     input:
         rules.ms.input,
         rules.calibrated.input,
         rules.images.input,
+        rules.photometry.input,

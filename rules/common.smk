@@ -96,3 +96,29 @@ def beam_h5():
 def sky_catalog():
     """Catalog positions overlaid on thumbnails: the simulator's sky (demo) or none."""
     return [f"{SIM_DIR}/sky.csv"] if SIMULATE else []
+
+
+def survey_tables():
+    """NVSS (required), VLASS and FIRST tables for the master catalog: from config, or
+    the simulator's tables in the demo."""
+    cat = config["catalog"]
+    if SIMULATE and not cat["nvss"]:
+        return {s: f"{SIM_DIR}/surveys/{s}.{'tsv' if s == 'first' else 'csv'}" for s in ("nvss", "vlass", "first")}
+    return {s: cat[s] for s in ("nvss", "vlass", "first") if cat[s]}
+
+
+MASTER_DB = f"{OUT}/catalog/master_sources.sqlite3"
+
+
+def photometry_csvs():
+    """One forced-photometry CSV per imaged science group of the range."""
+    return [f"{OUT}/photometry/{g}.csv" for g in science_groups()]
+
+
+def missing_epochs():
+    """Groups of the range that never reach an image (incomplete or uncalibratable):
+    gaps in every light curve."""
+    ok = set(complete_groups())
+    gaps = [g for g in sorted(GROUPS) if g not in ok]
+    gaps += [g for g, v in sorted(CAL_PLAN.items()) if "skip" in v and not v.get("calibrator")]
+    return sorted(set(gaps))

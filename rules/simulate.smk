@@ -3,11 +3,17 @@
 
 
 rule simulate_truth:
-    """Draw the sky, corruptions and RFI of the simulated run; write truth.json, sky.csv and calibrators.csv."""
+    """Draw the sky, corruptions and RFI of the simulated run; write truth.json, sky.csv,
+    calibrators.csv and NVSS/VLASS/FIRST-like survey tables of the sky (with catalog errors)."""
+    params:
+        settings=config_hash({"simulation": config["simulation"], "telescope": config["telescope"]}),
     output:
         truth=f"{SIM_DIR}/truth.json",
         catalog=f"{SIM_DIR}/sky.csv",
         calibrators=f"{SIM_DIR}/calibrators.csv",
+        nvss=f"{SIM_DIR}/surveys/nvss.csv",
+        vlass=f"{SIM_DIR}/surveys/vlass.csv",
+        first=f"{SIM_DIR}/surveys/first.tsv",
     log:
         f"{OUT}/logs/simulate/truth.log",
     benchmark:

@@ -29,6 +29,8 @@ def main(out: str) -> int:
     truth = json.load(open(os.path.join(out, "sim", "truth.json")))
     sim_sefd = truth["sefd_jy"]
     ratios, offsets = [], []
+    epoch_of = {g["group_id"]: g["epoch"] for g in truth["groups"]}
+    drift = truth.get("science_scale")
     for qa_path in sorted(glob.glob(os.path.join(out, "images", "*.qa.json"))):
         qa = json.load(open(qa_path))
         gid = os.path.basename(qa_path)[: -len(".qa.json")]
@@ -43,7 +45,12 @@ def main(out: str) -> int:
             xi, yi = int(round(float(x))), int(round(float(y)))
             if not (8 <= xi < img.shape[1] - 8 and 8 <= yi < img.shape[0] - 8) or not pb[yi, xi] > 0.5:
                 continue
-            expect = s["flux_jy"] * (nu / 1.4e9) ** s["alpha"]
+            # injected flux at the image frequency, times the source's light curve (the ESE
+            # source) and the science-group gain drift of the epoch (which calibration cannot
+            # see; normalisation removes it later)
+            ep = epoch_of[gid]
+            expect = s["flux_jy"] * (nu / 1.4e9) ** s["alpha"] * s.get("lightcurve", [1.0] * (ep + 1))[ep]
+            expect *= drift[ep] if drift else 1.0
             if expect * pb[yi, xi] / qa["rms_jy"] < 50:
                 continue
             peak, px, py = peak_subpixel(img, float(x), float(y))

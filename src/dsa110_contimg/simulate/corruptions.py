@@ -14,6 +14,10 @@ in CASA's convention (``V_ms[i,j] = J_i conj(J_j) V_true``):
             and phase ``p0 + rate * t`` (t in hours since the first integration of the
             whole run, phases in radians);
 - ``scale`` : per-epoch overall flux-scale factor (multiplies all visibilities);
+  the calibrator transit of the same epoch measures and removes it;
+- ``science_scale`` : a further per-epoch gain-amplitude drift between the calibrator
+  transit and the science groups (multiplies science-group visibilities only).  The
+  calibration cannot see it; ensemble normalisation of the photometry must remove it;
 - the dead antenna has J = 0 (its baselines hold noise only).
 
 RFI is added after the gains: persistent narrow-band lines in a few native channels
@@ -88,6 +92,10 @@ def draw(sim: dict, active: list[int], n_epochs: int) -> dict:
     scale = 1.0 + rng.normal(0.0, c["flux_scale_rms"], n_epochs) if c["flux_scale"] else np.ones(n_epochs)
     out["flux_scale"] = scale.tolist()
     out["dead_antenna"] = int(active[int(rng.integers(1, na))]) if c["dead_antenna"] and na > 2 else None
+    # own random stream, so enabling it leaves every other draw unchanged
+    drift_rng = np.random.default_rng([sim["seed"], 8])
+    drift = 1.0 + drift_rng.normal(0.0, c.get("science_drift_rms", 0.0), n_epochs) if c.get("science_drift") else np.ones(n_epochs)
+    out["science_scale"] = drift.tolist()
     return out
 
 

@@ -14,7 +14,7 @@ from ..bands import N_SUBBANDS
 from ..geometry import load_stations
 from ..provenance import provenance_record
 from . import corruptions
-from .scenario import PlannedGroup, plan, sky_model
+from .scenario import PlannedGroup, ese_lightcurve, pick_ese_source, plan, sky_model
 from .uvh5_writer import write_group
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,12 @@ def build_truth(config: dict) -> dict:
     groups = plan(sim, tel)
     active = active_antennas(sim)
     sky = sky_model(sim, tel, groups)
+    ese = sim.get("ese", {})
+    k_ese = pick_ese_source(sky, sim) if ese.get("enabled") else None
+    if k_ese is not None:
+        lc = ese_lightcurve(np.arange(sim["n_epochs"]), ese["center_epoch"], ese["half_width_epochs"], ese["depth"],
+                            ese["spike"], ese["spike_width"])
+        sky[k_ese]["lightcurve"] = [float(v) for v in lc]
     truth = corruptions.draw(sim, active, sim["n_epochs"])
     nchan_total = N_SUBBANDS * sim["nchan_per_subband"]
     truth.update(
@@ -47,6 +53,7 @@ def build_truth(config: dict) -> dict:
             "active_antennas": active,
             "run_start_jd": min(g.start_jd for g in groups),
             "sky": sky,
+            "ese_source": sky[k_ese]["name"] if k_ese is not None else None,
             "groups": [
                 {
                     "index": g.index,

@@ -140,3 +140,37 @@ def sky_model(sim: dict, tel: dict, groups: list[PlannedGroup]) -> list[dict]:
                 }
             )
     return out
+
+
+def ese_lightcurve(epochs: np.ndarray, center: float, half_width: float, depth: float, spike: float,
+                   spike_width: float) -> np.ndarray:
+    """Flux factor of an extreme-scattering-event light curve at the given epochs (days).
+
+    A plasma lens crossing the line of sight defocuses the source (a dip of fractional
+    ``depth``) between two caustics, where it focuses light (brief brightenings of
+    fractional ``spike``).  With ``x = (epoch - center) / half_width``::
+
+        f(x) = 1 - depth * s(x) + spike * (exp(-((|x| - 1) / w)^2 / 2))
+
+    where ``s`` is a smooth top hat (1 for |x| < 1 - w, 0 beyond 1, cosine edges) and
+    ``w = spike_width``.  f = 1 far from the event; the shape is achromatic.
+    """
+    x = np.abs((np.asarray(epochs, dtype=float) - center) / half_width)
+    w = spike_width
+    edge = np.clip((x - (1.0 - w)) / w, 0.0, 1.0)
+    s = np.where(x < 1.0, 0.5 * (1.0 + np.cos(np.pi * edge)), 0.0)
+    return 1.0 - depth * s + spike * np.exp(-0.5 * ((x - 1.0) / w) ** 2)
+
+
+def pick_ese_source(sky: list[dict], sim: dict) -> int | None:
+    """Index in ``sky`` of the ESE source: the field source above ``ese.min_flux_mjy``
+    closest to the centroid of the field sources (so it sits high in the primary beam)."""
+    field = [k for k, s in enumerate(sky) if s["kind"] == "field"]
+    bright = [k for k in field if sky[k]["flux_jy"] * 1000.0 >= sim["ese"]["min_flux_mjy"]]
+    if not bright:
+        return None
+    ra = np.array([sky[k]["ra_deg"] for k in field])
+    dec = np.array([sky[k]["dec_deg"] for k in field])
+    ra0, dec0 = float(np.median(ra)), float(np.median(dec))
+    dist = [math.hypot((sky[k]["ra_deg"] - ra0) * math.cos(math.radians(dec0)), sky[k]["dec_deg"] - dec0) for k in bright]
+    return bright[int(np.argmin(dist))]

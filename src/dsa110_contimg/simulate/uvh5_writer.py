@@ -74,7 +74,8 @@ def write_group(
     rel = stations.ecef()[act_idx] - ref
     keep, s_src = source_directions(sky, times, dec_p, loc)
     basis = fringestop_basis(times, dec_p, loc)  # (Nt, 3, 3)
-    flux = np.array([sky[k]["flux_jy"] for k in keep])
+    # intrinsic variability (the ESE source): a per-epoch factor on the 1.4 GHz flux
+    flux = np.array([sky[k]["flux_jy"] * sky[k].get("lightcurve", [1.0] * (g.epoch + 1))[g.epoch] for k in keep])
     alpha = np.array([sky[k]["alpha"] for k in keep])
     na = len(active)
     iu, ju = np.triu_indices(na)
@@ -93,6 +94,8 @@ def write_group(
         freqs = subband_freqs(sb, nchan)
         vt = true_visibilities(rel, s_src, basis[:, 2], freqs, flux, alpha, tel["dish_diameter_m"])
         jon = np.stack([corruptions.jones(truth, a, g.epoch, hours, freqs) for a in active])  # (Na, Nt, Nf, 2)
+        if g.kind == "science" and "science_scale" in truth:
+            jon *= np.sqrt(truth["science_scale"][g.epoch])  # drift after the calibrator transit
         rng = np.random.default_rng([sim["seed"], 5, g.index, sb])
         data = np.empty((len(times), nbl, nchan, 2), dtype=np.complex64)
         auto = iu == ju
