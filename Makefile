@@ -8,7 +8,7 @@ CORES  ?= 2
 export CASASITECONFIG := $(CURDIR)/config/casa/casasiteconfig.py
 export MPLBACKEND := Agg
 
-.PHONY: venv system-deps run test lint dryrun bench report truth clean
+.PHONY: venv system-deps run test lint dryrun bench report truth clean seeds
 
 venv: $(VENV)/.installed
 
@@ -52,6 +52,11 @@ bench: venv
 truth: venv
 	$(BIN)/python scripts/calibration_vs_truth.py results
 	$(BIN)/python scripts/imaging_vs_truth.py results
+	$(BIN)/python scripts/photometry_vs_truth.py results
+
+## seeds: the demo with simulator seeds 1, 2, 3 (~25 min): ESE detections and false positives
+seeds: venv
+	$(BIN)/python scripts/ese_seeds.py --seeds 1 2 3 --cores $(CORES) --out-root seeds
 
 report: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html all

@@ -22,13 +22,16 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from casacore import tables
 
-from dsa110_contimg.imaging.qa import peak_subpixel
+from dsa110_contimg.config import load_config
+from dsa110_contimg.imaging.qa import peak_subpixel, weighting_noise_ratio
 
 
 def main(out: str) -> int:
     truth = json.load(open(os.path.join(out, "sim", "truth.json")))
     sim_sefd = truth["sefd_jy"]
-    ratios, offsets = [], []
+    ratios, offsets, zs, snrs, rms_ratios = [], [], [], [], []
+    blended = 0
+    robust = load_config()["imaging"]["robust"]  # the weighting of the default config's images
     epoch_of = {g["group_id"]: g["epoch"] for g in truth["groups"]}
     drift = truth.get("science_scale")
     for qa_path in sorted(glob.glob(os.path.join(out, "images", "*.qa.json"))):
@@ -53,10 +56,18 @@ def main(out: str) -> int:
             expect *= drift[ep] if drift else 1.0
             if expect * pb[yi, xi] / qa["rms_jy"] < 50:
                 continue
+            # a peak is not a flux when another source lies within 1.5 beams (photometry fits those jointly)
+            sep = [math.hypot((o["ra_deg"] - s["ra_deg"]) * math.cos(math.radians(s["dec_deg"])), o["dec_deg"] - s["dec_deg"])
+                   for o in truth["sky"] if o is not s]
+            if min(sep) < 1.5 * h["BMAJ"]:
+                blended += 1
+                continue
             peak, px, py = peak_subpixel(img, float(x), float(y))
             off = math.hypot(px - float(x), py - float(y)) * abs(h["CDELT2"]) / h["BMIN"]
             ratios.append(peak / expect)
             offsets.append(off)
+            snrs.append(expect * pb[yi, xi] / qa["rms_jy"])
+            zs.append((peak - expect) / (qa["rms_jy"] / pb[yi, xi]))
             lines.append(f"    {s['name']}: {expect:.3f} Jy injected, {peak:.3f} Jy measured ({100 * (peak / expect - 1):+.1f}%), offset {off:.3f} beam, pb {pb[yi, xi]:.2f}")
         ms = qa["ms"]
         with tables.table(ms, ack=False) as t:
@@ -65,13 +76,23 @@ def main(out: str) -> int:
         with tables.table(ms + "::SPECTRAL_WINDOW", ack=False) as t:
             dnu = float(abs(t.getcol("CHAN_WIDTH")[0][0]))
         thermal = sim_sefd / math.sqrt(2 * dnu * tint) / math.sqrt((~f[a1 != a2]).sum())
+        geo = qa["geometry"]
+        briggs = thermal * weighting_noise_ratio(ms, geo["imsize"], geo["cell_arcsec"], robust)
+        rms_ratios.append(qa["rms_jy"] / briggs)
         print(f"  {gid} ({qa['backend']}): rms {1e3 * qa['rms_jy']:.3f} mJy = {qa['rms_jy'] / thermal:.2f} x natural thermal "
-              f"({1e3 * thermal:.3f} mJy); beam {qa['beam_arcsec'][0]:.0f}x{qa['beam_arcsec'][1]:.0f} arcsec; {len(lines)} sources with SNR>50, pb>0.5")
+              f"({1e3 * thermal:.3f} mJy) = {qa['rms_jy'] / briggs:.2f} x thermal for the Briggs weights used ({1e3 * briggs:.3f} mJy); "
+              f"beam {qa['beam_arcsec'][0]:.0f}x{qa['beam_arcsec'][1]:.0f} arcsec; {len(lines)} sources with SNR>50, pb>0.5")
         print("\n".join(lines))
     if ratios:
-        r = np.array(ratios)
+        r, z, snr = np.array(ratios), np.array(zs), np.array(snrs)
         print(f"  all: flux ratio median {np.median(r):.3f}, max |error| {100 * np.max(np.abs(r - 1)):.1f}%, "
-              f"max offset {max(offsets):.3f} beam (n = {len(r)})")
+              f"{int(np.sum(np.abs(r - 1) <= 0.03))}/{len(r)} within 3%, max offset {max(offsets):.3f} beam (n = {len(r)})")
+        hi = snr > 100
+        if hi.any():
+            print(f"  SNR > 100: {int(np.sum(np.abs(r[hi] - 1) <= 0.03))}/{int(hi.sum())} within 3%, max |error| {100 * np.max(np.abs(r[hi] - 1)):.1f}%")
+        print(f"  ({blended} source-images with a neighbour within 1.5 BMAJ left out)")
+        print(f"  (measured - injected) / (rms / pb): mean {z.mean():+.2f}, std {z.std():.2f} (noise alone: 0, ~1)")
+        print(f"  rms / thermal for the Briggs weights: {min(rms_ratios):.2f}-{max(rms_ratios):.2f} (median {np.median(rms_ratios):.2f})")
     return 0
 
 

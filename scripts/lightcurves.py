@@ -22,6 +22,7 @@ summary = {
     "n_sources": int(prod["variability"].shape[0]), "references_requested": prod["references"],
     "references_used": sorted(prod["lightcurves"].loc[prod["lightcurves"]["is_reference"], "source_id"].unique().tolist()),
     "references_dropped": prod["dropped_references"].to_dict(orient="records"),
+    "error_scale": prod["error_scale"], "reference_chi2_nu_raw": prod["reference_chi2_nu_raw"],
     "epochs_corrected": int(corr["corrected"].sum()), "epochs_uncorrected": int((~corr["corrected"]).sum()),
     "candidates": prod["candidates"][["source_id", "significance", "chi2_nu", "sigma_dev"]].to_dict(orient="records"),
     "plots": plots, "settings": pcfg,

@@ -64,6 +64,10 @@ def main(out: str) -> dict:
         "correction_vs_injected_rms": corr_rms,
         "n_stable_snr50": len(bright),
         "chi2_nu_median_stable_snr50": float(bright["chi2_nu"].median()) if len(bright) else float("nan"),
+        "chi2_nu_median_stable_snr50_references": float(bright.loc[bright["is_reference"], "chi2_nu"].median()),
+        "chi2_nu_median_stable_snr50_non_references": float(bright.loc[~bright["is_reference"], "chi2_nu"].median()),
+        "n_stable_snr50_non_references": int((~bright["is_reference"]).sum()),
+        "chi2_nu_median_stable_all": float(stable["chi2_nu"].median()),
         "ese_source": truth.get("ese_source"),
         "ese_flagged": bool(ese["ese_candidate"].any()) if len(ese) else False,
         "ese_significance": float(ese["significance"].max()) if len(ese) else float("nan"),
@@ -79,7 +83,11 @@ def main(out: str) -> dict:
               f"ratio/median {r.correction / r.injected / ratio.median():.4f} ({r.n_refs} refs)")
     print(f"  stable sources with SNR > 50: {len(bright)}, chi2_nu median {summary['chi2_nu_median_stable_snr50']:.2f} (goal 0.7-1.5)")
     for r in bright.sort_values("median_snr").itertuples():
-        print(f"    {r.source_id}: SNR {r.median_snr:.0f}, chi2_nu {r.chi2_nu:.2f}, V {r.V:.4f}, n {r.n_epochs}")
+        print(f"    {r.source_id}: SNR {r.median_snr:.0f}, chi2_nu {r.chi2_nu:.2f}, V {r.V:.4f}, n {r.n_epochs}"
+              f"{' (reference)' if r.is_reference else ''}")
+    print(f"  chi2_nu medians: references {summary['chi2_nu_median_stable_snr50_references']:.2f}, "
+          f"non-references {summary['chi2_nu_median_stable_snr50_non_references']:.2f} "
+          f"(n = {summary['n_stable_snr50_non_references']}); all stable sources {summary['chi2_nu_median_stable_all']:.2f}")
     print(f"  ESE source {summary['ese_source']}: flagged {summary['ese_flagged']} (significance {summary['ese_significance']:.1f}); "
           f"stable sources flagged: {len(summary['stable_flagged'])} {summary['stable_flagged']}")
     with open(os.path.join(ph, "truth_check.json"), "w") as fh:

@@ -18,7 +18,7 @@ from dsa110_contimg.simulate.run import simulate_group, write_truth
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATION_FILE = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "DSA110_Station_Coordinates.csv"))
 
-CLEAN = {k: False for k in ("noise", "delays", "bandpass", "gains", "flux_scale", "dead_antenna", "rfi")}
+CLEAN = {k: False for k in ("noise", "delays", "bandpass", "gains", "flux_scale", "science_drift", "dead_antenna", "rfi")}
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +35,7 @@ def small_config(tmp: str, **sim_over) -> dict:
         "n_epochs": 1,
         "science_groups_per_epoch": 0,
         "n_active": 12,
+        "active_antennas": [],
         "nchan_per_subband": 2,
         "ntimes": 6,
         "incomplete_groups": [],
@@ -42,6 +43,9 @@ def small_config(tmp: str, **sim_over) -> dict:
     }
     sim.update(sim_over)
     cfg = load_config(overrides={"output_dir": tmp, **{f"simulation.{k}": v for k, v in sim.items()}})
+    # single-epoch fixtures: no post-transit drift, no ESE (the photometry tests turn them on)
+    cfg["simulation"]["corruptions"]["science_drift"] = False
+    cfg["simulation"]["ese"]["enabled"] = False
     if os.path.isfile(STATION_FILE):
         cfg["telescope"]["station_file"] = STATION_FILE
     return cfg

@@ -4,6 +4,7 @@ and the light-curve stage on per-image CSVs (gaps, references, candidates)."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -121,3 +122,54 @@ def test_fits_without_beam_keywords(tmp_path):
     pbcor, pb = _image([], 1e-3, 5, tmp_path, beam_keys=False)
     with pytest.raises(PhotometryError, match="BMAJ.*beam"):
         load_image(pbcor, pb)
+
+
+def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
+    """Per-image CSVs -> normalised light curves: drift removed, the dip source is the only
+    candidate, the missing epoch is a gap (flagged rows, uncorrected), plots written."""
+    from dsa110_contimg.catalog.build_master import build_master
+    from dsa110_contimg.photometry.pipeline import lightcurves, plot_all, write_csv
+    from dsa110_contimg.config import load_config
+
+    rng = np.random.default_rng(11)
+    n_src, n_ep = 10, 14
+    flux = np.linspace(0.06, 0.5, n_src)
+    ra, dec = 150.0 + 0.1 * np.arange(n_src), np.full(n_src, 55.0)
+    ids = [f"J{k:02d}" for k in range(n_src)]
+    nvss = tmp_path / "nvss.csv"
+    pd.DataFrame({"NVSS": ids, "RAJ2000": ra, "DEJ2000": dec, "S1.4": flux * 1e3, "e_S1.4": 0.45}).to_csv(nvss, index=False)
+    db = str(tmp_path / "master.sqlite3")
+    build_master(str(nvss), db)
+    drift = 1 + rng.normal(0, 0.03, n_ep)
+    dip = np.ones(n_ep)
+    dip[9:12] = 0.7
+    groups = [f"2026-01-{15 + e:02d}T09:00:00" for e in range(n_ep)]
+    missing = groups[4]
+    csvs = []
+    for e, g in enumerate(groups):
+        if g == missing:
+            continue
+        true = flux * drift[e] * np.where(np.arange(n_src) == 3, dip[e], 1.0)
+        err = np.full(n_src, 1e-3)
+        t = pd.DataFrame({"source_id": ids, "ra_deg": ra, "dec_deg": dec, "mjd": 61055.0 + e, "group": g,
+                          "flux_jy": true + rng.normal(0, 1e-3, n_src), "flux_err_jy": err, "rms_jy": err, "pb": 1.0,
+                          "snr": true / err, "flags": ""})
+        path = str(tmp_path / f"{g}.csv")
+        write_csv(t, path)
+        csvs.append(path)
+    pcfg = load_config()["photometry"]
+    prod = lightcurves(csvs, db, pcfg, missing_groups=[missing])
+    lc, corr = prod["lightcurves"], prod["corrections"]
+    gap = lc[lc["group"] == missing]
+    assert len(gap) == n_src and (gap["flags"] == "missing").all() and gap["flux_jy"].isna().all()
+    row = corr.set_index("group").loc[missing]
+    assert not row["corrected"] and "references" in row["reason"]
+    ok = corr[corr["corrected"]]
+    assert len(ok) == n_ep - 1
+    inj = np.array([drift[groups.index(g)] for g in ok["group"]])
+    ratio = ok["correction"].to_numpy() / inj
+    assert np.std(ratio / np.median(ratio)) < 0.005
+    assert prod["candidates"]["source_id"].tolist() == ["J03"]
+    assert "J03" in set(prod["dropped_references"]["source_id"])  # the dip source was a reference
+    plots = plot_all(prod, str(tmp_path / "plots"), pcfg)
+    assert all(os.path.getsize(p) > 1000 for p in plots.values())

@@ -74,7 +74,8 @@ def default_counts() -> dict[str, int]:
     # within the default 1 h gain window, so every converted group is calibrated
     return {"simulate_truth": 1, "simulate_group": n_groups, "convert": n_conv, "ledger": 1,
             "flag": n_conv, "solve": sim["n_epochs"], "apply": n_conv, "calibration_ledger": 1,
-            "simulate_beam": 1, "vptable": 1, "image": n_conv - sim["n_epochs"], "all": 1}
+            "simulate_beam": 1, "vptable": 1, "image": n_conv - sim["n_epochs"],
+            "master_catalog": 1, "forced_photometry": n_conv - sim["n_epochs"], "lightcurves": 1, "all": 1}
 
 
 @pytest.fixture
@@ -117,13 +118,16 @@ def test_dry_run_lists_jobs_without_casa(tmp_path, no_casa):
 
 
 def test_dry_run_respects_time_range(tmp_path):
-    """start/end on the command line select groups: only epoch 0 (3 groups) is planned."""
+    """start/end on the command line select groups: only epoch 0 is planned."""
+    with open(CONFIG) as fh:
+        sim = yaml.safe_load(fh)["simulation"]
+    per_epoch = 1 + sim["science_groups_per_epoch"]
     out = tmp_path / "out"
     res = snakemake("-n", "--cores", "1", "--config", f"output_dir={out}", "end=2026-01-15T23:59:59")
     assert res.returncode == 0, output(res)
     counts = job_counts(res.stdout)
-    assert counts["simulate_group"] == 3
-    assert counts["convert"] == 3
+    assert counts["simulate_group"] == per_epoch
+    assert counts["convert"] == per_epoch
 
 
 def test_bad_config_value_is_rejected(tmp_path):
@@ -159,6 +163,8 @@ def small_workflow_config(tmp_path) -> str:
     cfg["output_dir"] = str(tmp_path / "out")
     cfg["simulation"].update(
         n_active=10,
+        active_antennas=[],
+        n_field_sources=12,
         nchan_per_subband=2,
         ntimes=4,
         n_epochs=1,

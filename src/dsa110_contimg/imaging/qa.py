@@ -30,9 +30,10 @@ def peak_subpixel(img: np.ndarray, x0: float, y0: float, box: int = 6) -> tuple[
         d = 0.5 * (la - lc) / den
         return d, lb - 0.25 * (la - lc) * d
 
-    dx, lx = vertex(cut[py, px - 1], cut[py, px], cut[py, px + 1])
-    dy, ly = vertex(cut[py - 1, px], cut[py, px], cut[py + 1, px])
-    return float(np.exp(lx + ly - np.log(cut[py, px]))), xi - box + px + dx, yi - box + py + dy
+    Y, X = yi - box + py, xi - box + px  # the brightest pixel in the full image (neighbours may lie outside the box)
+    dx, lx = vertex(img[Y, X - 1], img[Y, X], img[Y, X + 1])
+    dy, ly = vertex(img[Y - 1, X], img[Y, X], img[Y + 1, X])
+    return float(np.exp(lx + ly - np.log(img[Y, X]))), X + dx, Y + dy
 
 
 def image_stats(image_fits: str, residual_fits: str) -> dict:
@@ -85,3 +86,29 @@ def thumbnail(image_fits: str, png: str, catalog: list[tuple[str, float, float]]
     fig.savefig(png, dpi=80, bbox_inches="tight")
     plt.close(fig)
     return png
+
+
+def weighting_noise_ratio(ms_path: str, imsize: int, cell_arcsec: float, robust: float) -> float:
+    """Point-source noise of Briggs(``robust``) weighting relative to natural weighting.
+
+    CASA's own calculation (``imager.apparentsens``, 'relative to natural') on the MS's
+    unflagged data and weights, for the image grid actually used.  Multiply the
+    natural-weighting thermal noise by this to predict the Briggs image's thermal noise.
+    """
+    from ..casa_env import configure_casa  # noqa: PLC0415
+
+    configure_casa()
+    from casatools import imager  # noqa: PLC0415
+
+    im = imager()
+    try:
+        im.open(ms_path)
+        im.selectvis(vis=ms_path)
+        im.defineimage(nx=int(imsize), ny=int(imsize), cellx=f"{cell_arcsec:.4f}arcsec", celly=f"{cell_arcsec:.4f}arcsec")
+        im.weight(type="briggs", robust=float(robust))
+        ok, _sens, rel = im.apparentsens()
+    finally:
+        im.close()
+    if not ok:
+        raise RuntimeError(f"{ms_path}: imager.apparentsens failed")
+    return float(rel)

@@ -140,7 +140,7 @@ def run_tclean(ms_path: str, imagename: str, icfg: dict, geom: dict, datacolumn:
             gridder="wproject", wprojplanes=geom["wprojplanes"], vptable=vptable,
             deconvolver=icfg["deconvolver"], scales=icfg["scales"] if icfg["deconvolver"] == "multiscale" else [],
             nterms=icfg["nterms"] if icfg["deconvolver"] == "mtmfs" else 1,
-            weighting="briggs", robust=icfg["robust"], niter=geom["niter"], threshold=icfg["threshold"],
+            weighting="briggs", robust=icfg["robust"], niter=geom["niter"], threshold=icfg["threshold"], nsigma=icfg.get("nsigma", 0.0),
             pblimit=icfg["pblimit"], pbcor=True, savemodel="none", interactive=False,
         )
     finally:

@@ -41,6 +41,8 @@ def run_wsclean(ms_path: str, prefix: str, icfg: dict, geom: dict, datacolumn: s
         "-data-column", "CORRECTED_DATA" if datacolumn == "corrected" else "DATA", "-pol", "I",
         "-use-wgridder", "-no-update-model-required", "-make-psf", "-j", str(threads),
     ]
+    if icfg.get("nsigma", 0) > 0:  # same stopping rule as tclean's nsigma
+        cmd += ["-auto-threshold", repr(float(icfg["nsigma"]))]
     if icfg["deconvolver"] == "mtmfs":  # wideband: channel images joined, spectral polynomial
         cmd += ["-channels-out", "4", "-join-channels", "-fit-spectral-pol", str(icfg["nterms"])]
     if icfg["deconvolver"] == "multiscale":

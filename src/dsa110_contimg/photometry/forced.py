@@ -15,15 +15,16 @@ to weighting the pbcor image by the local inverse noise variance pb^2.  Position
 held at the catalog values (sub-pixel offsets enter B exactly); nothing is fitted but
 the amplitude.
 
-Errors: image noise is correlated over the beam, so the error is not rms/sqrt(sum B^2).
-With the noise correlation taken as the beam itself (rho_ij = B(x_i - x_j)),
-
-    var(A) = rms^2 * sum_ij B_i B_j rho_ij / (sum_i B_i^2)^2,
-
-computed once per image; ``rms`` is the robust (1.4826 MAD) standard deviation of ``F``
-in an annulus (``annulus_beams`` x BMAJ) around the source with other catalog sources
-masked.  error(S) = sqrt(var(A)) / pb(x0); ``rms_jy`` is reported in pbcor units
-(rms / pb).
+Errors: image noise is correlated over the beam (by the dirty beam, sidelobes and all),
+so the error is not rms/sqrt(sum B^2).  It is measured, not modelled: the same matched
+filter is applied everywhere (``A(x) = (F * B)(x) / sum B^2``, an FFT convolution) and
+sigma_A is the robust (1.4826 MAD) standard deviation of A(x) in an annulus
+(``annulus_beams`` x BMAJ) around the source, other catalog sources masked.  That is the
+scatter this very estimator shows on blank sky near the source, whatever the noise
+correlation.  error(S) = sigma_A / pb(x0).  ``rms_jy`` is the plain pixel rms of ``F`` in
+the same annulus, in pbcor units (rms / pb).  With too few annulus pixels (< 20) the
+error falls back to rms * g, g = sqrt(sum_ij B_i B_j B(x_i - x_j)) / sum_i B_i^2 (noise
+correlated like the restoring beam).
 
 Blends: sources closer than ``blend_beams`` x BMAJ to each other are fitted jointly
 (linear least squares for all amplitudes over the union of their boxes) and flagged
@@ -151,6 +152,7 @@ def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.
     half = max(2, int(math.ceil(box_beams * bmaj_px)))
     g = noise_factor(img, half)
     r_in, r_out = (a * bmaj_px for a in annulus_beams)
+    filtered = matched_filter_map(np.where(usable, flat, 0.0), img, half)
     # sources closer than blend_beams * BMAJ form groups (friends of friends) fitted jointly
     groups = _friends(x[sel], y[sel], blend_beams * bmaj_px)
     rows = []
@@ -184,7 +186,8 @@ def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.
                 pass
         for j, k in enumerate(idx):
             rms = _annulus_rms(flat, usable, x[k], y[k], r_in, r_out, x[sel], y[sel], half)
-            err_flat = g * rms * scale[j]
+            sig_a = _annulus_rms(filtered, usable, x[k], y[k], r_in, r_out, x[sel], y[sel], half)
+            err_flat = (sig_a if np.isfinite(sig_a) else g * rms) * scale[j]
             s = amp[j] / pb0[k]
             e = err_flat / pb0[k]
             f = list(flags)
@@ -198,6 +201,15 @@ def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.
             })
     out = pd.DataFrame(rows, columns=COLUMNS)
     return out.sort_values("source_id", kind="stable").reset_index(drop=True)
+
+
+def matched_filter_map(flat: np.ndarray, img: Image, half: int) -> np.ndarray:
+    """A(x) = sum_i B(x_i - x) F_i / sum_i B^2 at every pixel (the isolated-source amplitude)."""
+    from scipy.signal import fftconvolve  # noqa: PLC0415
+
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(float)
+    b = beam_on_grid(xx, yy, img)
+    return fftconvolve(flat, b[::-1, ::-1], mode="same") / np.sum(b * b)
 
 
 def _friends(x: np.ndarray, y: np.ndarray, link: float) -> list[np.ndarray]:

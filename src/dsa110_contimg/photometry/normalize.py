@@ -312,3 +312,27 @@ def _order(table: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
 
 def _dropped_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source_id", "chi2_nu", "reason"]).astype({"chi2_nu": float})
+
+
+def error_scale(table: pd.DataFrame, min_refs: int = 3) -> tuple[float, list[float]]:
+    """Error-scale factor from the reference ensemble: sqrt(median chi2_nu) of the
+    references' normalised light curves (rows with ``is_reference``, unflagged, corrected).
+
+    Forced-photometry errors are measured on each image alone (blank-sky scatter of the
+    matched filter near the source), which includes sidelobe and deconvolution structure
+    that repeats identically every day for a transit instrument (same sky, same uv
+    coverage).  The day-to-day scatter is smaller, so light curves of stable sources show
+    chi2_nu < 1.  The references are stable by selection; the median of their chi2_nu
+    measures how much of the per-image error is static.  Multiplying ``norm_err_jy`` by
+    the returned factor makes the references' median chi2_nu = 1.  Returns (factor,
+    per-reference chi2_nu); factor 1.0 with fewer than ``min_refs`` references.
+    """
+    ok = table["is_reference"].astype(bool) & (table["flags"].fillna("").astype(str).str.strip() == "") & table["corrected"].astype(bool)
+    chis = []
+    for _sid, g in table[ok].groupby("source_id"):
+        x = chi2_nu(g["norm_flux_jy"].to_numpy(), g["norm_err_jy"].to_numpy())
+        if np.isfinite(x):
+            chis.append(float(x))
+    if len(chis) < min_refs:
+        return 1.0, chis
+    return float(np.sqrt(np.median(chis))), chis
