@@ -35,7 +35,7 @@ def run(seed: int, out: str, cores: int) -> float:
         yaml.safe_dump(cfg, fh, sort_keys=False)
     t0 = time.time()
     subprocess.run([os.path.join(os.path.dirname(sys.executable), "snakemake"), "--profile", "profiles/local",
-                    "--cores", str(cores), "--configfile", cfgfile, "all"], cwd=REPO, check=True,
+                    "--cores", str(cores), "all", "--configfile", cfgfile], cwd=REPO, check=True,
                    stdout=open(os.path.join(out, "snakemake.out"), "w"), stderr=subprocess.STDOUT)
     return time.time() - t0
 
