@@ -209,3 +209,25 @@ def test_weighted_median_by_hand():
     chi = sum(wi * (x - 1.02) ** 2 for wi, x in zip(w, [1.00, 1.01, 1.02])) / 2
     assert (c, n) == (1.02, 3)
     assert e == pytest.approx(1.2533 * (max(chi, 1.0) / sum(w)) ** 0.5)
+
+
+def test_error_model_recovers_scale_and_floor():
+    """References whose true scatter is sqrt((0.6 sigma)^2 + (0.01 S)^2): both recovered."""
+    from dsa110_contimg.photometry.normalize import error_model
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for k, flux in enumerate(np.geomspace(0.02, 2.0, 30)):
+        sigma = 1e-3  # quoted error, the same for all
+        true = np.hypot(0.6 * sigma, 0.01 * flux)
+        for e, x in enumerate(flux + rng.normal(0, true, 60)):
+            rows.append({"source_id": f"R{k}", "group": str(e), "norm_flux_jy": x, "norm_err_jy": sigma,
+                         "is_reference": True, "flags": "", "corrected": True})
+    a, b, recs = error_model(pd.DataFrame(rows))
+    assert a == pytest.approx(0.6, rel=0.15)
+    assert b == pytest.approx(0.01, abs=0.002)
+    assert len(recs) == 30
+    assert np.median([r["chi2_nu_model"] for r in recs]) == pytest.approx(1.0, abs=0.2)
+    # no references: identity model
+    a0, b0, _ = error_model(pd.DataFrame(rows).assign(is_reference=False))
+    assert (a0, b0) == (1.0, 0.0)

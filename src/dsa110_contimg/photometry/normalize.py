@@ -314,25 +314,55 @@ def _dropped_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source_id", "chi2_nu", "reason"]).astype({"chi2_nu": float})
 
 
-def error_scale(table: pd.DataFrame, min_refs: int = 3) -> tuple[float, list[float]]:
-    """Error-scale factor from the reference ensemble: sqrt(median chi2_nu) of the
-    references' normalised light curves (rows with ``is_reference``, unflagged, corrected).
 
-    Forced-photometry errors are measured on each image alone (blank-sky scatter of the
-    matched filter near the source), which includes sidelobe and deconvolution structure
-    that repeats identically every day for a transit instrument (same sky, same uv
-    coverage).  The day-to-day scatter is smaller, so light curves of stable sources show
-    chi2_nu < 1.  The references are stable by selection; the median of their chi2_nu
-    measures how much of the per-image error is static.  Multiplying ``norm_err_jy`` by
-    the returned factor makes the references' median chi2_nu = 1.  Returns (factor,
-    per-reference chi2_nu); factor 1.0 with fewer than ``min_refs`` references.
+def error_model(table: pd.DataFrame, min_refs: int = 3, max_floor: float = 0.03,
+                step: float = 0.0005) -> tuple[float, float, list[dict]]:
+    """Error model calibrated on the reference ensemble: sigma'^2 = (a sigma)^2 + (b S)^2.
+
+    ``sigma`` is a measurement's normalised error (``norm_err_jy``) and ``S`` its
+    normalised flux.  Forced-photometry errors are measured on each image alone (the
+    blank-sky scatter of the matched filter near the source), which (1) includes
+    sidelobe and deconvolution structure that repeats identically every day for a
+    transit instrument (same sky, same uv coverage) -- errors too large, a < 1 -- and
+    (2) misses per-epoch direction-dependent errors that scale with the source (residual
+    antenna gain errors between the calibrator transit and the science group) -- a
+    fractional floor b.  The references are stable by selection, so their light curves
+    calibrate both: for each reference k with n_k >= 3 usable epochs, the observed
+    variance v_k about its weighted mean is compared with the model
+    m_k(a, b) = a^2 <sigma^2>_k + b^2 <S>_k^2.  For each b on a grid 0..``max_floor``
+    (``step``), a^2 = median_k((v_k - b^2 <S>_k^2) / <sigma^2>_k) (>= 0); the pair
+    minimising sum_k ln(v_k / m_k)^2 wins (so chi2_nu of the references scatters about 1
+    at every brightness).  Returns (a, b, per-reference records); (1, 0, []) with fewer
+    than ``min_refs`` references.
     """
     ok = table["is_reference"].astype(bool) & (table["flags"].fillna("").astype(str).str.strip() == "") & table["corrected"].astype(bool)
-    chis = []
-    for _sid, g in table[ok].groupby("source_id"):
-        x = chi2_nu(g["norm_flux_jy"].to_numpy(), g["norm_err_jy"].to_numpy())
-        if np.isfinite(x):
-            chis.append(float(x))
-    if len(chis) < min_refs:
-        return 1.0, chis
-    return float(np.sqrt(np.median(chis))), chis
+    recs = []
+    for sid, g in table[ok].groupby("source_id"):
+        f, e = g["norm_flux_jy"].to_numpy(float), g["norm_err_jy"].to_numpy(float)
+        good = np.isfinite(f) & np.isfinite(e) & (e > 0)
+        f, e = f[good], e[good]
+        if f.size < 3:
+            continue
+        w = 1.0 / e**2
+        mu = np.sum(w * f) / np.sum(w)
+        recs.append({"source_id": sid, "v": float(np.sum((f - mu) ** 2) / (f.size - 1)), "s2": float(np.mean(e**2)),
+                     "flux": float(mu), "chi2_nu_raw": float(chi2_nu(f, e))})
+    if len(recs) < min_refs:
+        return 1.0, 0.0, recs
+    v = np.array([r["v"] for r in recs])
+    s2 = np.array([r["s2"] for r in recs])
+    f2 = np.array([r["flux"] for r in recs]) ** 2
+    best = None
+    for b in np.arange(0.0, max_floor + step / 2, step):
+        a2 = max(float(np.median((v - b**2 * f2) / s2)), 0.0)
+        m = a2 * s2 + b**2 * f2
+        if np.any(m <= 0):
+            continue
+        cost = float(np.sum(np.log(np.maximum(v, 1e-300) / m) ** 2))
+        if best is None or cost < best[0]:
+            best = (cost, float(np.sqrt(a2)), float(b))
+    _, a, b = best
+    for r in recs:
+        r["chi2_nu_model"] = r["v"] / (a**2 * r["s2"] + b**2 * r["flux"] ** 2)
+    return a, b, recs
+

@@ -4,9 +4,9 @@ Products of :func:`lightcurves` (all CSV, fluxes in Jy, times MJD UTC):
 
 - ``lightcurves``: every measurement of every source (one row per source and image),
   with the normalisation columns (``correction``, ``norm_flux_jy``, ``norm_err_jy``,
-  ``corrected``, ``is_reference``); ``norm_err_jy`` is scaled by the reference
-  ensemble's error scale (``photometry.calibrate_errors``, see
-  :func:`.normalize.error_scale`), ``norm_err_raw_jy`` is the unscaled error; science groups whose image is missing get one row
+  ``corrected``, ``is_reference``); ``norm_err_jy`` follows the error model calibrated
+  on the reference ensemble (``photometry.calibrate_errors``, see
+  :func:`.normalize.error_model`), ``norm_err_raw_jy`` is the uncalibrated error; science groups whose image is missing get one row
   per source with ``flags = 'missing'`` and NaN fluxes, so each light curve shows the gap;
 - ``corrections``: one row per image: ensemble correction factor, its error, references
   used, corrected or why not;
@@ -28,7 +28,7 @@ from astropy.time import Time
 from ..atomic import atomic_path
 from ..catalog.build_master import read_references, read_sources
 from .forced import COLUMNS, load_image, measure
-from .normalize import error_scale, normalize
+from .normalize import error_model, normalize
 from .variability import candidates, variability_table
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,10 @@ def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: 
     refs = [r for r in refs if r in in_field]
     res = normalize(meas, refs, baseline_epochs=pcfg["baseline_epochs"], min_refs=pcfg["min_refs"],
                     clip_sigma=pcfg["clip_sigma"], ref_chi2_max=pcfg["ref_chi2_max"], weighted=pcfg["weighted_median"])
-    scale, ref_chis = error_scale(res.table, pcfg["min_refs"]) if pcfg["calibrate_errors"] else (1.0, [])
+    scale, floor, ref_recs = error_model(res.table, pcfg["min_refs"]) if pcfg["calibrate_errors"] else (1.0, 0.0, [])
     res.table["norm_err_raw_jy"] = res.table["norm_err_jy"]
-    res.table["norm_err_jy"] = res.table["norm_err_jy"] * scale
-    log.info("error scale from %d references' chi2_nu: %.3f", len(ref_chis), scale)
+    res.table["norm_err_jy"] = np.hypot(scale * res.table["norm_err_jy"], floor * res.table["norm_flux_jy"])
+    log.info("error model from %d references: sigma' = sqrt((%.3f sigma)^2 + (%.4f S)^2)", len(ref_recs), scale, floor)
     var = variability_table(res.table, chi2_nu_min=pcfg["chi2_nu_min"], sigma_dev_min=pcfg["sigma_dev_min"],
                             min_epochs=pcfg["min_epochs"])
     snr = res.table[res.table["flags"] == ""].groupby("source_id")["snr"].median().rename("median_snr")
@@ -95,7 +95,7 @@ def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: 
         var.loc[~(var["median_snr"] >= pcfg["min_snr"]), "ese_candidate"] = False
     return {"lightcurves": res.table, "corrections": res.epochs, "variability": var, "candidates": candidates(var),
             "dropped_references": res.dropped_refs, "references": refs, "error_scale": scale,
-            "reference_chi2_nu_raw": ref_chis}
+            "error_floor": floor, "reference_error_model": ref_recs}
 
 
 def plot_all(products: dict, out_dir: str, pcfg: dict) -> dict[str, str]:
