@@ -90,6 +90,12 @@ def main(out: str) -> dict:
           f"(n = {summary['n_stable_snr50_non_references']}); all stable sources {summary['chi2_nu_median_stable_all']:.2f}")
     print(f"  ESE source {summary['ese_source']}: flagged {summary['ese_flagged']} (significance {summary['ese_significance']:.1f}); "
           f"stable sources flagged: {len(summary['stable_flagged'])} {summary['stable_flagged']}")
+    from dsa110_contimg.photometry.plots import plot_corrections  # noqa: PLC0415
+
+    # the injected drift on the corrections' scale (corrections are relative to the baseline epochs)
+    plot_corrections(corr, os.path.join(ph, "corrections_vs_truth.png"),
+                     truth={g: drift[epoch_of[g]] * float(ratio.median()) for g in corr["group"]})
+    summary["plot"] = os.path.join(ph, "corrections_vs_truth.png")
     with open(os.path.join(ph, "truth_check.json"), "w") as fh:
         json.dump(summary, fh, indent=1)
     return summary
