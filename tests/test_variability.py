@@ -165,3 +165,18 @@ def test_flagged_rows_dropped_and_missing_column():
     assert variability_table(t, drop_flagged=False)["ese_candidate"].iloc[0]
     with pytest.raises(ValueError, match="norm_err_jy"):
         variability_table(t.drop(columns=["norm_err_jy"]))
+
+
+def test_v_min_separates_small_significant_scatter_from_an_ese():
+    """A bright source scattering by 1% with 0.3% errors is significant (chi2_nu >> 5) but
+    not ESE-like; a 30% dip is both.  V by hand: std(ddof=1) / mean."""
+    bright = np.array([1.00, 1.01, 0.99, 1.012, 0.988, 1.0])
+    dip = np.array([1.0, 1.0, 0.7, 0.7, 1.0, 1.0])
+    t = _lc_table({"bright": (bright, np.full(6, 0.003)), "dip": (dip, np.full(6, 0.01))})
+    v = variability_table(t, v_min=0.05).set_index("source_id")
+    mean = sum(bright) / 6
+    v_hand = (sum((x - mean) ** 2 for x in bright) / 5) ** 0.5 / mean
+    assert v.loc["bright", "V"] == pytest.approx(v_hand)
+    assert v.loc["bright", "chi2_nu"] > 5 and not v.loc["bright", "ese_candidate"]
+    assert v.loc["dip", "ese_candidate"]
+    assert variability_table(t, v_min=0.0).set_index("source_id").loc["bright", "ese_candidate"]  # cut off: flagged

@@ -88,7 +88,7 @@ def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: 
     res.table["norm_err_jy"] = np.hypot(scale * res.table["norm_err_jy"], floor * res.table["norm_flux_jy"])
     log.info("error model from %d references: sigma' = sqrt((%.3f sigma)^2 + (%.4f S)^2)", len(ref_recs), scale, floor)
     var = variability_table(res.table, chi2_nu_min=pcfg["chi2_nu_min"], sigma_dev_min=pcfg["sigma_dev_min"],
-                            min_epochs=pcfg["min_epochs"])
+                            min_epochs=pcfg["min_epochs"], v_min=pcfg["v_min"])
     snr = res.table[res.table["flags"] == ""].groupby("source_id")["snr"].median().rename("median_snr")
     var = var.merge(snr, left_on="source_id", right_index=True, how="left")
     if pcfg.get("min_snr", 0) > 0:

@@ -30,7 +30,10 @@ With weights ``w_i = 1 / sigma_i**2``:
   p-value underflows to 0 beyond ~38 sigma).  Negative for chi2_nu < ~1.
 - ``significance`` = max(sigma_dev, chi2_sigma).
 
-ESE candidate: n_epochs >= min_epochs AND (chi2_nu > chi2_nu_min OR sigma_dev > sigma_dev_min).
+ESE candidate: n_epochs >= min_epochs AND (chi2_nu > chi2_nu_min OR sigma_dev > sigma_dev_min)
+AND V >= v_min.  The last cut is the amplitude half of the usual eta-V selection: an
+extreme scattering event changes the flux by 10-50%, while a bright stable source can be
+formally significant at the 1% level from residual systematics (v_min = 0 disables it).
 Metrics needing n >= 2 are NaN below that.
 """
 
@@ -151,6 +154,7 @@ def variability_table(
     chi2_nu_min: float = 5.0,
     sigma_dev_min: float = 5.0,
     min_epochs: int = 5,
+    v_min: float = 0.0,
     drop_flagged: bool = True,
 ) -> pd.DataFrame:
     """One row per ``source_id`` with all metrics, ``significance`` and ``ese_candidate``.
@@ -189,7 +193,8 @@ def variability_table(
     out["n_epochs"] = out["n_epochs"].astype(int)
     out["significance"] = out.apply(_significance, axis=1)
     enough = out["n_epochs"] >= min_epochs
-    out["ese_candidate"] = enough & ((out["chi2_nu"] > chi2_nu_min) | (out["sigma_dev"] > sigma_dev_min))
+    large = out["V"].abs() >= v_min if v_min > 0 else True
+    out["ese_candidate"] = enough & ((out["chi2_nu"] > chi2_nu_min) | (out["sigma_dev"] > sigma_dev_min)) & large
     out["ese_candidate"] = out["ese_candidate"].astype(bool)
     return out
 
