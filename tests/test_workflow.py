@@ -235,6 +235,19 @@ def test_end_to_end_small(tmp_path):
             qa = json.load(fh)
         assert qa["datacolumn"] == "corrected" and qa["rms_jy"] > 0 and qa["geometry"]["imsize"] == 256
 
+    # photometry: master catalog, one CSV per image, light curves with the incomplete group as a gap
+    import pandas as pd
+
+    assert os.path.isfile(os.path.join(out, "catalog", "master_sources.sqlite3"))
+    for gid in science:
+        assert os.path.isfile(os.path.join(out, "photometry", f"{gid}.csv"))
+    with open(os.path.join(out, "photometry", "summary.json")) as fh:
+        phot = json.load(fh)
+    assert phot["n_images"] == len(science) and phot["missing_groups"] == [skipped[0].group_id]
+    lc = pd.read_csv(os.path.join(out, "photometry", "lightcurves.csv"), dtype={"group": str, "flags": str})
+    gap = lc[lc["group"] == skipped[0].group_id]
+    assert len(gap) and (gap["flags"] == "missing").all()
+
     # rerun: nothing is missing, nothing is redone
     again = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=120)
     assert again.returncode == 0, output(again)
