@@ -159,10 +159,14 @@ def test_ese_flag_dip_versus_pure_noise(tmp_path):
 def test_flagged_rows_dropped_and_missing_column():
     f = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.5])
     t = _lc_table({"x": (f, np.full(6, 0.01))}).sort_values("mjd")
-    t.loc[t["group"] == "g05", "flags"] = "blended"
+    t.loc[t["group"] == "g05", "flags"] = "edge"
     v = variability_table(t)
     assert v["n_epochs"].iloc[0] == 5 and not v["ese_candidate"].iloc[0]
     assert variability_table(t, drop_flagged=False)["ese_candidate"].iloc[0]
+    # 'blended' is informational: a joint fit is a measurement and stays in
+    t.loc[t["group"] == "g05", "flags"] = "blended"
+    v = variability_table(t)
+    assert v["n_epochs"].iloc[0] == 6 and v["ese_candidate"].iloc[0]
     with pytest.raises(ValueError, match="norm_err_jy"):
         variability_table(t.drop(columns=["norm_err_jy"]))
 

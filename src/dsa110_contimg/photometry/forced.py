@@ -22,15 +22,19 @@ sigma_A is the robust (1.4826 MAD) standard deviation of A(x) in an annulus
 (``annulus_beams`` x BMAJ) around the source, other catalog sources masked.  That is the
 scatter this very estimator shows on blank sky near the source, whatever the noise
 correlation.  error(S) = sigma_A / pb(x0).  ``rms_jy`` is the plain pixel rms of ``F`` in
-the same annulus, in pbcor units (rms / pb).  With too few annulus pixels (< 20) the
-error falls back to rms * g, g = sqrt(sum_ij B_i B_j B(x_i - x_j)) / sum_i B_i^2 (noise
-correlated like the restoring beam).
+the same annulus, in pbcor units (rms / pb).  The annulus of the filtered map skips
+pixels within a box half-size of the pblimit boundary (the filter is damped there).
+With too few annulus pixels (< 20) the error falls back to the image-wide robust scatter
+of the filtered map (or, failing that, rms * g, g = sqrt(sum_ij B_i B_j B(x_i - x_j)) /
+sum_i B_i^2: noise correlated like the restoring beam).
 
 Blends: sources closer than ``blend_beams`` x BMAJ to each other are fitted jointly
 (linear least squares for all amplitudes over the union of their boxes) and flagged
 ``blended``; their errors are scaled by sqrt((M^-1)_kk sum B^2) with M the normal matrix.
 Flags (';'-joined): ``edge`` (box leaves the image or touches pixels below pblimit),
-``blended``, ``nan`` (no finite measurement).
+``blended``, ``nofit`` (no finite measurement).  Catalog sources between ``pblimit`` and
+``pb_min`` are not reported but still enter joint fits and the annulus masks.  The grid
+must be a standard celestial one (RA increasing to the left, no rotation).
 
 Positions: catalog RA/Dec (ICRS, degrees) through the image WCS.  Fluxes in Jy, mjd is
 the image's MJD-OBS (or DATE-OBS) in UTC.
@@ -97,11 +101,18 @@ def load_image(pbcor_path: str, pb_path: str) -> Image:
     else:
         raise PhotometryError(f"{pbcor_path}: neither MJD-OBS nor DATE-OBS in the header; the measurement has no time")
     w = WCS(h).celestial
-    return Image(data, pb, w, float(h["BMAJ"]), float(h["BMIN"]), float(h["BPA"]), abs(float(w.wcs.cdelt[1])), mjd, pbcor_path)
+    from astropy.wcs.utils import proj_plane_pixel_scales  # noqa: PLC0415
+
+    pc = w.wcs.get_pc()
+    if not (abs(pc[0, 1]) < 1e-9 and abs(pc[1, 0]) < 1e-9 and w.wcs.get_cdelt()[0] * pc[0, 0] < 0 < w.wcs.get_cdelt()[1] * pc[1, 1]):
+        raise PhotometryError(f"{pbcor_path}: rotated or flipped pixel grid; forced photometry needs RA increasing to the "
+                              "left and Dec upwards (regrid the image, e.g. with reproject)")
+    cell = float(proj_plane_pixel_scales(w)[1])
+    return Image(data, pb, w, float(h["BMAJ"]), float(h["BMIN"]), float(h["BPA"]), cell, mjd, pbcor_path)
 
 
 def beam_on_grid(dx: np.ndarray, dy: np.ndarray, img: Image) -> np.ndarray:
-    """Restoring beam (peak 1) at pixel offsets (dx east-ish along +x, dy along +y).
+    """Restoring beam (peak 1) at pixel offsets (dx along +x, dy along +y = north).
 
     BPA is measured from north through east; on a standard RA---/DEC-- grid +x points
     east-to-west reversed (RA decreases with x), so east = -x.
@@ -132,11 +143,12 @@ def noise_factor(img: Image, half: int) -> float:
 
 
 def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.3, pblimit: float = 0.25,
-            box_beams: float = 1.5, annulus_beams: tuple[float, float] = (3.0, 6.0), blend_beams: float = 1.5) -> pd.DataFrame:
+            box_beams: float = 1.5, annulus_beams: tuple[float, float] = (3.0, 6.0), blend_beams: float = 3.0) -> pd.DataFrame:
     """Forced photometry of catalog ``sources`` (columns source_id, ra_deg, dec_deg) on ``img``.
 
-    Only sources where pb >= ``pb_min`` are measured.  Returns one row per source with
-    :data:`COLUMNS`.
+    One row (:data:`COLUMNS`) per source inside the image with pb >= ``pb_min``; sources
+    outside it get no row.  ``blend_beams`` should be at least 2 x ``box_beams`` so that
+    sources whose fit boxes overlap are fitted jointly.
     """
     ny, nx = img.pbcor.shape
     flat = img.pbcor * img.pb
@@ -147,17 +159,26 @@ def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.
     inside = (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)
     pb0 = np.full(len(x), np.nan)
     pb0[inside] = img.pb[yi[inside], xi[inside]]
-    sel = np.flatnonzero(inside & (np.nan_to_num(pb0) >= pb_min))
+    fit = np.flatnonzero(inside & (np.nan_to_num(pb0) >= pblimit))  # fitted and masked
+    report = set(np.flatnonzero(inside & (np.nan_to_num(pb0) >= pb_min)).tolist())  # reported
     bmaj_px = img.bmaj_deg / img.cell_deg
     half = max(2, int(math.ceil(box_beams * bmaj_px)))
     g = noise_factor(img, half)
     r_in, r_out = (a * bmaj_px for a in annulus_beams)
     filtered = matched_filter_map(np.where(usable, flat, 0.0), img, half)
+    from scipy import ndimage  # noqa: PLC0415
+
+    # the filtered map is damped within `half` of unusable pixels: keep those out of its annulus
+    usable_f = ndimage.binary_erosion(usable, iterations=half)
+    v = filtered[usable_f]
+    global_sig = float(1.4826 * np.median(np.abs(v - np.median(v)))) if v.size else float("nan")
     # sources closer than blend_beams * BMAJ form groups (friends of friends) fitted jointly
-    groups = _friends(x[sel], y[sel], blend_beams * bmaj_px)
+    groups = _friends(x[fit], y[fit], blend_beams * bmaj_px)
     rows = []
     for members in groups:
-        idx = sel[members]
+        idx = fit[members]
+        if not report.intersection(idx.tolist()):
+            continue
         x0, x1 = int(np.floor(x[idx].min())) - half, int(np.ceil(x[idx].max())) + half
         y0, y1 = int(np.floor(y[idx].min())) - half, int(np.ceil(y[idx].max())) + half
         edge = x0 < 0 or y0 < 0 or x1 >= nx or y1 >= ny
@@ -185,14 +206,18 @@ def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.
             except np.linalg.LinAlgError:
                 pass
         for j, k in enumerate(idx):
-            rms = _annulus_rms(flat, usable, x[k], y[k], r_in, r_out, x[sel], y[sel], half)
-            sig_a = _annulus_rms(filtered, usable, x[k], y[k], r_in, r_out, x[sel], y[sel], half)
-            err_flat = (sig_a if np.isfinite(sig_a) else g * rms) * scale[j]
+            if k not in report:
+                continue
+            rms = _annulus_rms(flat, usable, x[k], y[k], r_in, r_out, x[fit], y[fit], half)
+            sig_a = _annulus_rms(filtered, usable_f, x[k], y[k], r_in, r_out, x[fit], y[fit], half)
+            if not np.isfinite(sig_a):  # too few annulus pixels (image edge): the image-wide value
+                sig_a = global_sig if np.isfinite(global_sig) else g * rms
+            err_flat = sig_a * scale[j]
             s = amp[j] / pb0[k]
             e = err_flat / pb0[k]
             f = list(flags)
             if not (np.isfinite(s) and np.isfinite(e) and e > 0):
-                f.append("nan")
+                f.append("nofit")
             rows.append({
                 "source_id": str(sources["source_id"].iloc[k]), "ra_deg": float(sources["ra_deg"].iloc[k]),
                 "dec_deg": float(sources["dec_deg"].iloc[k]), "mjd": img.mjd, "group": group,

@@ -6,7 +6,7 @@ Products of :func:`lightcurves` (all CSV, fluxes in Jy, times MJD UTC):
   with the normalisation columns (``correction``, ``norm_flux_jy``, ``norm_err_jy``,
   ``corrected``, ``is_reference``); ``norm_err_jy`` follows the error model calibrated
   on the reference ensemble (``photometry.calibrate_errors``, see
-  :func:`.normalize.error_model`), ``norm_err_raw_jy`` is the uncalibrated error; science groups whose image is missing get one row
+  :func:`.normalize.error_model`), ``flux_err_raw_jy`` is the per-image error before it; science groups whose image is missing get one row
   per source with ``flags = 'missing'`` and NaN fluxes, so each light curve shows the gap;
 - ``corrections``: one row per image: ensemble correction factor, its error, references
   used, corrected or why not;
@@ -68,7 +68,10 @@ def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: 
     docstring) plus ``references`` (the ids requested from the catalog view).
     """
     frames = [pd.read_csv(p, dtype={"source_id": str, "group": str, "flags": str}, keep_default_na=False,
-                          na_values=["", "nan", "NaN"]) for p in csv_paths]
+                          na_values={c: ["", "nan", "NaN"] for c in COLUMNS if c not in ("source_id", "group", "flags")})
+              for p in csv_paths]
+    # an image where no catalog source was measurable is a gap like a missing image
+    missing_groups = list(missing_groups or []) + [os.path.basename(p)[: -len(".csv")] for p, f in zip(csv_paths, frames) if not len(f)]
     frames = [f for f in frames if len(f)]
     meas = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     meas["flags"] = meas["flags"].fillna("")
@@ -81,12 +84,26 @@ def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: 
     refs = read_references(db_path, view=pcfg["reference_view"])["source_id"].astype(str).tolist()
     in_field = set(meas["source_id"])
     refs = [r for r in refs if r in in_field]
-    res = normalize(meas, refs, baseline_epochs=pcfg["baseline_epochs"], min_refs=pcfg["min_refs"],
-                    clip_sigma=pcfg["clip_sigma"], ref_chi2_max=pcfg["ref_chi2_max"], weighted=pcfg["weighted_median"])
-    scale, floor, ref_recs = error_model(res.table, pcfg["min_refs"]) if pcfg["calibrate_errors"] else (1.0, 0.0, [])
-    res.table["norm_err_raw_jy"] = res.table["norm_err_jy"]
-    res.table["norm_err_jy"] = np.hypot(scale * res.table["norm_err_jy"], floor * res.table["norm_flux_jy"])
-    log.info("error model from %d references: sigma' = sqrt((%.3f sigma)^2 + (%.4f S)^2)", len(ref_recs), scale, floor)
+    def run(table):
+        return normalize(table, refs, baseline_epochs=pcfg["baseline_epochs"], min_refs=pcfg["min_refs"],
+                         clip_sigma=pcfg["clip_sigma"], ref_chi2_max=pcfg["ref_chi2_max"], weighted=pcfg["weighted_median"])
+
+    res = run(meas)
+    scale, floor, ref_recs = 1.0, 0.0, []
+    if pcfg["calibrate_errors"]:
+        # pass 1 fits the error model on the references; pass 2 normalises again with
+        # calibrated errors, so reference rejection (ref_chi2_max), clipping and weights
+        # work in the same units as the candidate thresholds; the residual model of
+        # pass 2 (close to a = 1, b = 0) is applied to the normalised errors
+        scale, floor, ref_recs = error_model(res.table, pcfg["min_refs"])
+        cal = meas.assign(flux_err_raw_jy=meas["flux_err_jy"],
+                          flux_err_jy=np.hypot(scale * meas["flux_err_jy"], floor * meas["flux_jy"]))
+        res = run(cal)
+        a2, b2, ref_recs = error_model(res.table, pcfg["min_refs"])
+        res.table["norm_err_jy"] = np.hypot(a2 * res.table["norm_err_jy"], b2 * res.table["norm_flux_jy"])
+        scale, floor = float(np.hypot(scale * a2, 0.0)), float(np.hypot(floor, b2))
+        log.info("error model from %d references: sigma' = sqrt((%.3f sigma)^2 + (%.4f S)^2) (second pass a=%.3f b=%.4f)",
+                 len(ref_recs), scale, floor, a2, b2)
     var = variability_table(res.table, chi2_nu_min=pcfg["chi2_nu_min"], sigma_dev_min=pcfg["sigma_dev_min"],
                             min_epochs=pcfg["min_epochs"], v_min=pcfg["v_min"])
     snr = res.table[res.table["flags"] == ""].groupby("source_id")["snr"].median().rename("median_snr")

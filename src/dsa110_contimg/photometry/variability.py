@@ -156,13 +156,15 @@ def variability_table(
     min_epochs: int = 5,
     v_min: float = 0.0,
     drop_flagged: bool = True,
+    keep_flags: tuple[str, ...] = ("blended",),
 ) -> pd.DataFrame:
     """One row per ``source_id`` with all metrics, ``significance`` and ``ese_candidate``.
 
     ``lc`` is a measurements table (typically ``normalize(...).table``).  Rows are
     ordered by ``mjd`` when present and labelled by ``group`` when present.  Rows
     with NaN flux/error (uncorrected epochs) are ignored; with ``drop_flagged`` rows
-    whose ``flags`` column is non-empty are ignored too.  ``ra_deg``/``dec_deg``
+    carrying any flag other than those in ``keep_flags`` are ignored too (``blended`` is
+    informational: a joint fit is a valid measurement).  ``ra_deg``/``dec_deg``
     (median) and ``is_reference`` (any) are carried over when present.
     """
     missing = [c for c in ("source_id", flux_col, err_col) if c not in lc.columns]
@@ -170,7 +172,8 @@ def variability_table(
         raise ValueError(f"light-curve table lacks required column(s) {missing}")
     df = lc
     if drop_flagged and "flags" in df.columns:
-        df = df[df["flags"].fillna("").astype(str).str.strip() == ""]
+        tokens = df["flags"].fillna("").astype(str).str.split(";")
+        df = df[tokens.map(lambda ts: all(t.strip() in keep_flags for t in ts if t.strip()))]
     if "mjd" in df.columns:
         df = df.sort_values("mjd", kind="stable")
     rows = []
