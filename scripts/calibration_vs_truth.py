@@ -20,7 +20,7 @@ import numpy as np
 from casacore import tables
 
 from dsa110_contimg.calibration import qa
-from dsa110_contimg.simulate import corruptions
+from dsa110_contimg.simulate import truthcheck
 
 
 def main(out: str) -> int:
@@ -31,29 +31,9 @@ def main(out: str) -> int:
     for path in sorted(glob.glob(os.path.join(out, "caltables", "*.json"))):
         s = json.load(open(path))
         ref = int(s["refant"].split("-")[1])
-        k = qa.read_caltable(s["tables"]["K"])
-        dres = []
-        for a, v, f in zip(k["antenna"], k["values"][:, 0], k["flags"][:, 0], strict=True):
-            st = a + 1
-            if str(st) in truth["delays_ns"] and st != truth["dead_antenna"] and not f.any():
-                dres.append(v + np.array(truth["delays_ns"][str(st)]) - np.array(truth["delays_ns"][str(ref)]))
-        b = qa.read_caltable(s["tables"]["B"])
-        bref = corruptions.bandpass(truth, ref, b["freqs"])
-        amp, ph = [], []
-        for a, v, f in zip(b["antenna"], b["values"], b["flags"], strict=True):
-            st = a + 1
-            if str(st) not in truth["bandpass"] or st == truth["dead_antenna"]:
-                continue
-            bt = corruptions.bandpass(truth, st, b["freqs"]) * np.exp(-1j * np.angle(bref))
-            for p in range(2):
-                g = ~f[:, p]
-                if not g.any():
-                    continue
-                r, t = v[g, p] / np.mean(np.abs(v[g, p])), bt[g, p] / np.mean(np.abs(bt[g, p]))
-                d = np.angle(r * np.conj(t))
-                amp.append(np.abs(r) / np.abs(t) - 1)
-                ph.append(np.degrees(d - np.angle(np.mean(np.exp(1j * d)))))
-        amp, ph = np.concatenate(amp), np.concatenate(ph)
+        dres, dflag = truthcheck.delay_residuals(qa.read_caltable(s["tables"]["K"]), truth, ref)
+        dres = dres[~dflag]
+        amp, ph = truthcheck.bandpass_residuals(qa.read_caltable(s["tables"]["B"]), truth, ref)
         bs = s["stats"]["B"]["summary"]
         dead_ok = s["dead_antennas"] == [f"DSA-{truth['dead_antenna']:03d}"]
         print(f"  {os.path.basename(path)[:-5]}: refant {s['refant']}, delay rms {np.sqrt(np.mean(np.square(dres))):.3f} ns, "

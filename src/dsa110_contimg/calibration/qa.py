@@ -60,6 +60,16 @@ def table_stats(path: str, kind: str, data_flagged_channels: np.ndarray | None =
     return {"summary": summary, "per_antenna": per_ant}
 
 
+def _save(fig, path: str) -> str:
+    """Lay out, write and close a matplotlib figure; returns ``path``."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def plot_tables(tabs: dict, png_prefix: str, title: str = "") -> list[str]:
     """Write ``<prefix>_delays.png``, ``_bandpass.png`` and ``_gains.png``; return the paths."""
     import matplotlib  # noqa: PLC0415
@@ -76,10 +86,7 @@ def plot_tables(tabs: dict, png_prefix: str, title: str = "") -> list[str]:
         ax.plot(k["antenna"][m], k["values"][m, 0, p], "o", ms=3, label=lab)
     ax.set(xlabel="antenna index", ylabel="delay (ns, rel. refant)", title=f"{title} delays")
     ax.legend()
-    fig.tight_layout()
-    out.append(f"{png_prefix}_delays.png")
-    fig.savefig(out[-1], dpi=90)
-    plt.close(fig)
+    out.append(_save(fig, f"{png_prefix}_delays.png"))
 
     b = read_caltable(tabs["B"])
     fig, axs = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
@@ -92,10 +99,7 @@ def plot_tables(tabs: dict, png_prefix: str, title: str = "") -> list[str]:
                 axs[1].plot(fmhz[m], np.degrees(np.angle(b["values"][r, m, p])), lw=0.6)
     axs[0].set(ylabel="bandpass amplitude", title=f"{title} bandpass (all antennas, X and Y)")
     axs[1].set(xlabel="frequency (MHz)", ylabel="bandpass phase (deg)")
-    fig.tight_layout()
-    out.append(f"{png_prefix}_bandpass.png")
-    fig.savefig(out[-1], dpi=90)
-    plt.close(fig)
+    out.append(_save(fig, f"{png_prefix}_bandpass.png"))
 
     g = read_caltable(tabs["G"])
     fig, axs = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
@@ -110,8 +114,5 @@ def plot_tables(tabs: dict, png_prefix: str, title: str = "") -> list[str]:
                 axs[1].plot(tt, np.degrees(np.angle(g["values"][rows, 0, p][m])), lw=0.6)
     axs[0].set(ylabel="gain amplitude", title=f"{title} gains")
     axs[1].set(xlabel="minutes since first solution", ylabel="gain phase (deg)")
-    fig.tight_layout()
-    out.append(f"{png_prefix}_gains.png")
-    fig.savefig(out[-1], dpi=90)
-    plt.close(fig)
+    out.append(_save(fig, f"{png_prefix}_gains.png"))
     return out

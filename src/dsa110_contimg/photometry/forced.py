@@ -163,7 +163,6 @@ def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.
     report = set(np.flatnonzero(inside & (np.nan_to_num(pb0) >= pb_min)).tolist())  # reported
     bmaj_px = img.bmaj_deg / img.cell_deg
     half = max(2, int(math.ceil(box_beams * bmaj_px)))
-    g = noise_factor(img, half)
     r_in, r_out = (a * bmaj_px for a in annulus_beams)
     filtered = matched_filter_map(np.where(usable, flat, 0.0), img, half)
     from scipy import ndimage  # noqa: PLC0415
@@ -211,7 +210,7 @@ def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.
             rms = _annulus_rms(flat, usable, x[k], y[k], r_in, r_out, x[fit], y[fit], half)
             sig_a = _annulus_rms(filtered, usable_f, x[k], y[k], r_in, r_out, x[fit], y[fit], half)
             if not np.isfinite(sig_a):  # too few annulus pixels (image edge): the image-wide value
-                sig_a = global_sig if np.isfinite(global_sig) else g * rms
+                sig_a = global_sig if np.isfinite(global_sig) else noise_factor(img, half) * rms
             err_flat = sig_a * scale[j]
             s = amp[j] / pb0[k]
             e = err_flat / pb0[k]

@@ -101,7 +101,8 @@ def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: 
         res = run(cal)
         a2, b2, ref_recs = error_model(res.table, pcfg["min_refs"])
         res.table["norm_err_jy"] = np.hypot(a2 * res.table["norm_err_jy"], b2 * res.table["norm_flux_jy"])
-        scale, floor = float(np.hypot(scale * a2, 0.0)), float(np.hypot(floor, b2))
+        # net model: sqrt((a2 a sigma)^2 + ((a2 b)^2 + b2^2) S^2)
+        scale, floor = scale * a2, float(np.hypot(a2 * floor, b2))
         log.info("error model from %d references: sigma' = sqrt((%.3f sigma)^2 + (%.4f S)^2) (second pass a=%.3f b=%.4f)",
                  len(ref_recs), scale, floor, a2, b2)
     var = variability_table(res.table, chi2_nu_min=pcfg["chi2_nu_min"], sigma_dev_min=pcfg["sigma_dev_min"],
@@ -123,7 +124,7 @@ def plot_all(products: dict, out_dir: str, pcfg: dict) -> dict[str, str]:
     os.makedirs(out_dir, exist_ok=True)
     lc, var = products["lightcurves"], products["variability"]
     cand = products["candidates"]["source_id"].tolist()
-    refs = var[var.get("is_reference", False) == True]  # noqa: E712
+    refs = var[var["is_reference"].astype(bool)]
     refs = refs.sort_values("median_snr", ascending=False)["source_id"].tolist()[: pcfg["n_reference_plots"]]
     out = {
         "candidates": os.path.join(out_dir, "candidates_lightcurves.png"),
