@@ -110,6 +110,11 @@ def survey_tables():
 MASTER_DB = f"{OUT}/catalog/master_sources.sqlite3"
 
 
+def static_beam_catalog():
+    """The master catalog, when imaging gives its bright sources a static beam (imaging.static_beam)."""
+    return [MASTER_DB] if config["imaging"]["static_beam"] else []
+
+
 def photometry_csvs():
     """One forced-photometry CSV per imaged science group of the range."""
     return [f"{OUT}/photometry/{g}.csv" for g in science_groups()]

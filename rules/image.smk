@@ -51,6 +51,7 @@ rule image:
         vp=f"{OUT}/vp/dsa110.vp",
         beam=beam_h5(),
         catalog=sky_catalog(),
+        sources=static_beam_catalog(),
     params:
         settings=config_hash({"imaging": config["imaging"], "telescope": config["telescope"]}),  # a change re-images
     output:

@@ -212,3 +212,99 @@ def test_mtmfs_products(img_run, tmp_path):
     x0, y0 = WCS(h).celestial.world_to_pixel_values(src["ra_deg"], src["dec_deg"])
     peak = peak_subpixel(img, float(x0), float(y0))[0]
     assert peak == pytest.approx(src["flux_jy"] * (h["CRVAL3"] / 1.4e9) ** src["alpha"], rel=0.10)
+
+
+# --------------------------------------------------------------------------- static beam for catalog sources
+
+
+def _beam_model_data(ms, sources, tel):
+    """MODEL_DATA = sum of CASA ft(point source) x the Airy beam A_s(t, nu) (calibration.model)."""
+    from dsa110_contimg.calibration.model import set_model
+
+    set_model(ms, sources, tel)
+    with tables.table(ms, ack=False) as t:
+        return t.getcol("MODEL_DATA")
+
+
+def test_static_beam_against_casa_ft(img_run, tmp_path):
+    """A source predicted by CASA ft x the true drift-scan beam becomes ft x its drift-averaged
+    beam (kept inside the image) or vanishes (outside the image): checks the fringe sign,
+    the direction cosines and the H5 beam (with frequency scaling) against independent code."""
+    from dsa110_contimg.calibration.model import beam_factors
+    from dsa110_contimg.imaging.beam_equalize import SkySource, equalize_beam
+
+    tel = img_run["cfg"]["telescope"]
+    ms_in = str(tmp_path / "in.ms")
+    shutil.copytree(img_run["ms"], ms_in)
+    s = img_run["truth"]["sky"][1]
+    cal = calibrators.Calibrator(s["name"], s["ra_deg"] + 0.7, s["dec_deg"] - 0.4, 1.5, -0.7)  # ~1 deg off axis
+    model = _beam_model_data(ms_in, [cal], tel)
+    with tables.table(ms_in, readonly=False, ack=False) as t:
+        t.putcol("CORRECTED_DATA", model)
+        a1, a2, tcol = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("TIME")
+    times, freqs, beam = beam_factors(ms_in, cal, tel)
+    ref = 0.5 * (freqs.min() + freqs.max())
+    src = SkySource(cal.name, cal.ra_deg, cal.dec_deg, cal.flux_jy, cal.alpha)
+    summ = equalize_beam(ms_in, str(tmp_path / "kept.ms"), "corrected", [src], f"{img_run['d']}/beam.h5", tel, ref, 3.0, 0.0, 10.0)
+    abar = summ["sources"][0]["static_beam"]
+    order = np.argsort(freqs)
+    at_ref = [np.interp(ref, freqs[order], b[order]) for b in beam]  # independent: Airy at ref, per integration
+    assert abar == pytest.approx(np.mean(at_ref), rel=1e-3)
+    assert 0.4 < abar < 0.9 and beam.max() - beam.min() > 0.1  # a real drift and chromatic change
+    cross = a1 != a2
+    expected = model * (abar / beam[np.searchsorted(times, tcol)])[:, :, None]
+    with tables.table(str(tmp_path / "kept.ms"), ack=False) as t:
+        got = t.getcol("CORRECTED_DATA")
+    assert np.max(np.abs(got[cross] - expected[cross])) < 2e-3 * np.max(np.abs(model[cross]))
+    # outside the image (half width 0.5 deg): removed
+    equalize_beam(ms_in, str(tmp_path / "gone.ms"), "corrected", [src], f"{img_run['d']}/beam.h5", tel, ref, 0.5, 0.0, 10.0)
+    with tables.table(str(tmp_path / "gone.ms"), ack=False) as t:
+        gone = t.getcol("CORRECTED_DATA")
+    assert np.max(np.abs(gone[cross])) < 2e-3 * np.max(np.abs(model[cross]))
+    # the input MS is untouched
+    with tables.table(ms_in, ack=False) as t:
+        assert np.array_equal(t.getcol("CORRECTED_DATA"), model)
+
+
+def test_static_beam_restores_fluxes_of_a_crowded_field(img_run, tmp_path):
+    """Noise-free field of bright sources under the true drift-scan beam: with the static beam
+    (from a catalog whose fluxes are off by up to 5%) the residual floor drops by more than
+    2x and every pbcor peak with pb > 0.5 is within 2.5% of the truth.  (On this small
+    26-station field both modes give peaks within ~2%; the floor matters for the fainter
+    sources of the demo, see the README.)"""
+    from dsa110_contimg.imaging.beam_equalize import SkySource
+
+    tel = img_run["cfg"]["telescope"]
+    ms = str(tmp_path / "field.ms")
+    shutil.copytree(img_run["ms"], ms)
+    with tables.table(f"{ms}::FIELD", ack=False) as t:
+        ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
+    rng = np.random.default_rng(4)
+    offs = [(-0.9, 0.3), (0.8, -0.5), (0.2, 1.0), (-0.4, -0.9), (1.1, 0.6), (0.0, 0.0)]
+    sky = [calibrators.Calibrator(f"S{k}", ra0 + dx / math.cos(math.radians(dec0)), dec0 + dy, f, -0.7)
+           for k, ((dx, dy), f) in enumerate(zip(offs, [3.0, 2.0, 1.5, 1.0, 0.8, 0.3]))]
+    model = _beam_model_data(ms, sky, tel)
+    with tables.table(ms, readonly=False, ack=False) as t:
+        t.putcol("CORRECTED_DATA", model)
+    catalog = [SkySource(s.name, s.ra_deg, s.dec_deg, s.flux_jy * (1 + rng.uniform(-0.05, 0.05)), s.alpha) for s in sky]
+    errors, rms = {}, {}
+    for mode in ("static", "plain"):
+        cfg = {**img_run["cfg"], "imaging": {**img_run["cfg"]["imaging"], "static_beam": mode == "static", "niter": 3000,
+                                            "threshold": "0mJy", "nsigma": 0.0}}
+        q = image_group(ms, str(tmp_path / mode), cfg, img_run["vp"], beam_h5=f"{img_run['d']}/beam.h5", sky_sources=catalog)
+        h = fits.getheader(q["fits"]["image.pbcor"])
+        img = np.squeeze(fits.getdata(q["fits"]["image.pbcor"]))
+        pb = np.squeeze(fits.getdata(q["fits"]["pb"]))
+        w = WCS(h).celestial
+        errs = []
+        for s in sky:
+            x, y = w.world_to_pixel_values(s.ra_deg, s.dec_deg)
+            if pb[int(round(float(y))), int(round(float(x)))] > 0.5:
+                errs.append(peak_subpixel(img, float(x), float(y))[0] / s.flux_at(h["CRVAL3"]) - 1)
+        errors[mode], rms[mode] = np.array(errs), q["rms_jy"]
+        assert (q["static_beam"] is not None) == (mode == "static")
+        assert h["STATBEAM"] == (len(sky) if mode == "static" else 0)
+    assert len(errors["static"]) >= 5
+    assert np.max(np.abs(errors["static"])) < 0.025, (errors, rms)
+    # noise-free: the residual rms is the deconvolution floor the drifting beam leaves
+    assert rms["static"] < 0.5 * rms["plain"], (errors, rms)

@@ -32,8 +32,7 @@ def jones_on_grid(model: dict, npix: int = 129, extent_deg: float | None = None)
     Pixel (i, j) is at x = (i - c) cell, y = (j - c) cell, c = npix // 2.  Outside the
     model's theta range the pattern is 0.
     """
-    theta, phi = model["theta"], model["phi"]
-    tmax = math.degrees(theta[-1])
+    tmax = math.degrees(model["theta"][-1])
     extent = extent_deg or tmax
     cell = 2 * extent / (npix - 1)
     c = npix // 2
@@ -41,10 +40,17 @@ def jones_on_grid(model: dict, npix: int = 129, extent_deg: float | None = None)
     x, y = ii * cell, jj * cell
     th = np.radians(np.hypot(x, y))
     ph = np.mod(np.arctan2(x, y), 2 * np.pi)
+    return jones_at(model, th, ph).astype(np.complex64), cell
+
+
+def jones_at(model: dict, th: np.ndarray, ph: np.ndarray) -> np.ndarray:
+    """Jones terms (4, *th.shape) [xx, xy, yx, yy] at angles from boresight ``th`` and
+    azimuth ``ph`` (radians, from north through east); bilinear in (theta, phi), periodic
+    in phi, 0 beyond the model's theta range."""
+    theta, phi = model["theta"], model["phi"]
     terms = [model["X/ephi"], -model["X/etheta"], model["Y/ephi"], -model["Y/etheta"]]
-    out = np.zeros((4, npix, npix), np.complex64)
+    out = np.zeros((4, *th.shape), np.complex128)
     inside = th <= theta[-1]
-    # bilinear in (theta, phi), periodic in phi
     ti = np.clip(np.searchsorted(theta, th[inside]) - 1, 0, theta.size - 2)
     tw = (th[inside] - theta[ti]) / (theta[ti + 1] - theta[ti])
     dphi = 2 * np.pi / phi.size
@@ -53,16 +59,15 @@ def jones_on_grid(model: dict, npix: int = 129, extent_deg: float | None = None)
     pw = pf - np.floor(pf)
     pi1 = (pi0 + 1) % phi.size
     for k, t in enumerate(terms):
-        v = (t[ti, pi0] * (1 - tw) * (1 - pw) + t[ti + 1, pi0] * tw * (1 - pw)
-             + t[ti, pi1] * (1 - tw) * pw + t[ti + 1, pi1] * tw * pw)
-        out[k][inside] = v
-    return out, cell
+        out[k][inside] = (t[ti, pi0] * (1 - tw) * (1 - pw) + t[ti + 1, pi0] * tw * (1 - pw)
+                          + t[ti, pi1] * (1 - tw) * pw + t[ti + 1, pi1] * tw * pw)
+    return out
 
 
 def build_vp_table(h5_path: str, out_table: str, telescope: str = "OVRO_DSA", freq_hz: float = 1.4e9, npix: int = 129) -> str:
     """Write the VP table ``out_table`` from the H5 model; returns its path."""
     configure_casa()
-    from casatools import coordsys, image, vpmanager  # noqa: PLC0415
+    from casatools import coordsys, image, vpmanager
 
     model = read_model(h5_path, freq_hz)
     jones, cell = jones_on_grid(model, npix)

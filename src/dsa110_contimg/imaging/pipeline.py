@@ -26,10 +26,14 @@ log = logging.getLogger(__name__)
 
 
 def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, catalog=None, workdir: str | None = None,
-                beam_h5: str | None = None) -> dict:
+                beam_h5: str | None = None, sky_sources: list | None = None) -> dict:
     """Image ``ms_path`` into ``<fits_prefix>.{image,image.pbcor,pb}[.residual,.psf].fits``; return QA.
 
     ``imaging.backend``: ``tclean`` (pb from the VP table) or ``wsclean`` (pb from ``beam_h5``).
+    ``sky_sources`` (:class:`~.beam_equalize.SkySource`, from the master catalog): with
+    ``imaging.static_beam`` and ``beam_h5``, the imager reads a scratch copy of the MS in
+    which these sources have the drift-averaged beam (:mod:`.beam_equalize`); the MS
+    itself is not changed.
     """
     icfg, tel = config["imaging"], config["telescope"]
     datacol = choose_datacolumn(ms_path, icfg["datacolumn"])
@@ -37,20 +41,30 @@ def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, cata
     seeded = seed_model(ms_path, catalog or [], icfg["seed_min_mjy"], geom["pb_radius_deg"], tel) if icfg["seed_min_mjy"] > 0 else []
     work = tempfile.mkdtemp(prefix=".img.", dir=workdir or os.path.dirname(os.path.abspath(fits_prefix)))
     backend = icfg["backend"]
+    equalized = None
     try:
+        image_ms = ms_path
+        if icfg["static_beam"] and sky_sources and beam_h5:
+            from .beam_equalize import equalize_beam  # noqa: PLC0415
+
+            image_ms = os.path.join(work, "static_beam.ms")
+            equalized = equalize_beam(ms_path, image_ms, datacol, sky_sources, beam_h5, tel,
+                                      0.5 * (geom["freq_min_hz"] + geom["freq_max_hz"]), geom["fov_deg"] / 2,
+                                      icfg["static_beam_min_mjy"], icfg["static_beam_max_radius_deg"])
         cards = provenance_cards(config_hash(config), ms_path, software_versions(), datacol,
                                  vptable if backend == "tclean" else (beam_h5 or ""))
         cards["IMAGER"] = backend
+        cards["STATBEAM"] = (equalized["n_sources"] if equalized else 0, "catalog sources given a static beam")
         products = ["image", "image.pbcor", "pb", "residual"] + (["psf"] if icfg["export_psf"] else [])
         target = os.path.join(work, "qa") if icfg["skip_fits"] else fits_prefix
         if backend == "tclean":
             imagename = os.path.join(work, "img")
-            run_tclean(ms_path, imagename, icfg, geom, datacol, vptable)
+            run_tclean(image_ms, imagename, icfg, geom, datacol, vptable)
             if icfg["drift_pb"]:
                 drift_average_pb(imagename, ms_path, tel, icfg["pblimit"])
             fits = export_fits(imagename, target, products, cards)
         else:
-            fits = _wsclean_products(ms_path, os.path.join(work, "ws"), target, icfg, geom, datacol, tel, beam_h5, products, cards)
+            fits = _wsclean_products(image_ms, os.path.join(work, "ws"), target, icfg, geom, datacol, tel, beam_h5, products, cards)
         stats = qa.image_stats(fits["image"], fits["residual"])
         if not icfg["export_residual"] and not icfg["skip_fits"]:
             os.unlink(fits.pop("residual"))
@@ -59,6 +73,7 @@ def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, cata
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"ms": ms_path, "backend": backend, "datacolumn": datacol, "geometry": geom, "seeded_sources": seeded,
+            "static_beam": equalized,
             "fits": {} if icfg["skip_fits"] else fits, "thumbnail": png, **stats}
 
 
