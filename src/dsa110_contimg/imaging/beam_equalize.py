@@ -170,37 +170,58 @@ def select_sources(sources: list[SkySource], geo: MSGeometry, beam_h5: str, ref_
     return out
 
 
+def _fringe_sum(uvw_m: np.ndarray, tidx: np.ndarray, terms: list[tuple[SkySource, np.ndarray]], geo: MSGeometry) -> np.ndarray:
+    """sum over (source, W[t, chan]) of W K_s: complex128 (Nrow, Nchan) for rows at time index ``tidx``."""
+    nu = geo.freqs_hz
+    out = np.zeros((uvw_m.shape[0], nu.size), np.complex128)
+    for s, weight in terms:
+        l, m, n = tangent_offsets(math.radians(s.ra_deg), math.radians(s.dec_deg), geo.ra0, geo.dec0)
+        path = uvw_m[:, 0] * l + uvw_m[:, 1] * m + uvw_m[:, 2] * (n - 1.0)  # metres
+        w = np.broadcast_to(weight, (geo.times.size, nu.size))
+        for c0 in range(0, nu.size, 48):
+            sl = slice(c0, min(nu.size, c0 + 48))
+            out[:, sl] += np.exp(2j * np.pi * path[:, None] * (nu[sl] / C_M_S)[None, :]) * w[tidx, sl]
+    return out
+
+
+def _spectrum(s: SkySource, nu: np.ndarray) -> np.ndarray:
+    return s.flux_jy * (nu / REF_FREQ_HZ) ** s.alpha
+
+
 def beam_difference_vis(uvw_m: np.ndarray, time_s: np.ndarray, chosen: list[tuple[SkySource, np.ndarray, float]],
                         geo: MSGeometry) -> np.ndarray:
     """sum_s S_s(nu) [A_s(t, nu) - A_s-bar] K_s, complex128 (Nrow, Nchan), for rows with
     ``uvw_m`` (metres, the MS's UVW) at ``time_s`` (MS TIME).  ``chosen`` holds
     (source, A_s[t, chan] from :func:`source_beam`, A_s-bar)."""
     tidx = np.clip(np.searchsorted(geo.times, time_s), 0, geo.times.size - 1)
-    nu = geo.freqs_hz
-    out = np.zeros((uvw_m.shape[0], nu.size), np.complex128)
-    for s, a_tnu, abar in chosen:
-        l, m, n = tangent_offsets(math.radians(s.ra_deg), math.radians(s.dec_deg), geo.ra0, geo.dec0)
-        weight = (a_tnu - abar) * (s.flux_jy * (nu / REF_FREQ_HZ) ** s.alpha)[None, :]  # (Nt, Nchan)
-        path = uvw_m[:, 0] * l + uvw_m[:, 1] * m + uvw_m[:, 2] * (n - 1.0)  # metres
-        for c0 in range(0, nu.size, 48):
-            sl = slice(c0, min(nu.size, c0 + 48))
-            out[:, sl] += np.exp(2j * np.pi * path[:, None] * (nu[sl] / C_M_S)[None, :]) * weight[tidx, sl]
-    return out
+    return _fringe_sum(uvw_m, tidx, [(s, (a - abar) * _spectrum(s, geo.freqs_hz)[None, :]) for s, a, abar in chosen], geo)
+
+
+def static_model_vis(uvw_m: np.ndarray, time_s: np.ndarray, chosen: list[tuple[SkySource, np.ndarray, float]],
+                     geo: MSGeometry) -> np.ndarray:
+    """sum_s S_s(nu) A_s-bar K_s: the catalog sky as the equalized data should show it."""
+    tidx = np.clip(np.searchsorted(geo.times, time_s), 0, geo.times.size - 1)
+    return _fringe_sum(uvw_m, tidx, [(s, abar * _spectrum(s, geo.freqs_hz)[None, :]) for s, _a, abar in chosen if abar > 0], geo)
 
 
 def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySource], beam_h5: str, tel: dict,
                   ref_freq_hz: float, half_width_deg: float, min_apparent_mjy: float, max_radius_deg: float,
-                  rows_per_chunk: int = 20000) -> dict:
+                  selfcal: bool = False, rows_per_chunk: int = 20000) -> dict:
     """Copy ``ms_in`` to ``ms_out`` with the bright sources' beam made static in ``datacolumn``.
 
     ``datacolumn``: ``corrected`` or ``data`` (the column the imager will read).
     Autocorrelations are left untouched; flags are kept.  Rows are processed in chunks
-    of ``rows_per_chunk`` to bound memory.  Returns a summary for the QA record.
+    of ``rows_per_chunk`` to bound memory.  With ``selfcal``, the equalized data are then
+    phase self-calibrated against the catalog sky (:func:`.selfcal.phase_selfcal`).
+    Returns a summary for the QA record.
     """
     col = {"corrected": "CORRECTED_DATA", "data": "DATA"}[datacolumn]
     geo = ms_geometry(ms_in, tel)
     chosen = select_sources(sources, geo, beam_h5, ref_freq_hz, half_width_deg, min_apparent_mjy, max_radius_deg)
     beams = [(s, source_beam(beam_h5, s, geo), abar) for s, abar in chosen]
+    summary = {"n_sources": len(chosen), "n_removed_outside_image": sum(a == 0 for _, a in chosen),
+               "min_apparent_mjy": min_apparent_mjy, "ref_freq_hz": ref_freq_hz,
+               "sources": [{"name": s.name, "flux_jy": s.flux_jy, "static_beam": a} for s, a in chosen]}
     with atomic_path(ms_out) as tmp:
         shutil.copytree(ms_in, tmp, symlinks=True)
         if beams:
@@ -208,12 +229,19 @@ def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySou
                 for r0 in range(0, t.nrows(), rows_per_chunk):
                     nr = min(rows_per_chunk, t.nrows() - r0)
                     cross = (t.getcol("ANTENNA1", r0, nr) != t.getcol("ANTENNA2", r0, nr))[:, None, None]
-                    delta = beam_difference_vis(t.getcol("UVW", r0, nr), t.getcol("TIME", r0, nr), beams, geo)
+                    uvw, tm = t.getcol("UVW", r0, nr), t.getcol("TIME", r0, nr)
                     d = t.getcol(col, r0, nr)  # (Nrow, Nchan, Npol)
-                    d -= np.where(cross, delta[:, :, None], 0).astype(d.dtype)
+                    d -= np.where(cross, beam_difference_vis(uvw, tm, beams, geo)[:, :, None], 0).astype(d.dtype)
                     t.putcol(col, d, r0, nr)
+                    if selfcal:
+                        if col != "DATA":
+                            t.putcol("DATA", d, r0, nr)  # gaincal solves on DATA
+                        model = static_model_vis(uvw, tm, beams, geo)[:, :, None] * np.ones(d.shape[-1])
+                        t.putcol("MODEL_DATA", model.astype(d.dtype), r0, nr)
+            if selfcal and any(a > 0 for _, a in chosen):
+                from .selfcal import phase_selfcal  # noqa: PLC0415
+
+                summary["selfcal"] = phase_selfcal(tmp, col, os.path.dirname(os.path.abspath(ms_out)))
     log.info("%s: beam made static for %d catalog sources, %d outside the image removed (max apparent >= %g mJy)",
              os.path.basename(ms_in.rstrip("/")), sum(a > 0 for _, a in chosen), sum(a == 0 for _, a in chosen), min_apparent_mjy)
-    return {"n_sources": len(chosen), "n_removed_outside_image": sum(a == 0 for _, a in chosen),
-            "min_apparent_mjy": min_apparent_mjy, "ref_freq_hz": ref_freq_hz,
-            "sources": [{"name": s.name, "flux_jy": s.flux_jy, "static_beam": a} for s, a in chosen]}
+    return summary

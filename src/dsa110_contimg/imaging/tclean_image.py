@@ -124,7 +124,7 @@ def w_planes(wmax_lambda: float, radius_rad: float, tol_rad: float) -> int:
     return int(min(512, max(8, math.ceil(math.pi * wmax_lambda * radius_rad**2 / tol_rad))))
 
 
-def run_tclean(ms_path: str, imagename: str, icfg: dict, geom: dict, datacolumn: str, vptable: str) -> None:
+def run_tclean(ms_path: str, imagename: str, icfg: dict, geom: dict, datacolumn: str, vptable: str, mask: str = "") -> None:
     configure_casa()
     from casatasks import tclean  # noqa: PLC0415
 
@@ -142,6 +142,7 @@ def run_tclean(ms_path: str, imagename: str, icfg: dict, geom: dict, datacolumn:
             nterms=icfg["nterms"] if icfg["deconvolver"] == "mtmfs" else 1,
             weighting="briggs", robust=icfg["robust"], niter=geom["niter"], threshold=icfg["threshold"], nsigma=icfg.get("nsigma", 0.0),
             pblimit=icfg["pblimit"], pbcor=True, savemodel="none", interactive=False,
+            usemask="user" if mask else icfg.get("usemask", "pb"), mask=mask,
         )
     finally:
         os.chdir(cwd)
