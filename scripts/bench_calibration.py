@@ -56,7 +56,7 @@ def main() -> int:
         t = time.perf_counter()
         out = fn()
         times[name] = time.perf_counter() - t
-        print(f"  {name:10s} {times[name]:6.1f} s   (RSS {psutil.Process().memory_info().rss / 1e9:.2f} GB)", flush=True)
+        print(f"  {name:11s} {times[name]:6.1f} s   (RSS {psutil.Process().memory_info().rss / 1e9:.2f} GB)", flush=True)
         return out
 
     step("flag", lambda: flag_ms(ms))
@@ -82,6 +82,25 @@ def main() -> int:
             icfg = {**cfg["imaging"], "backend": backend, "quick": True, "quick_imsize": args.imsize, "quick_niter": 1000}
             q = step(backend, lambda icfg=icfg: image_group(ms, os.path.join(args.work, f"img_{backend}"), {**cfg, "imaging": icfg}, vp, beam_h5=h5))
             print(f"             rms {1e3 * q['rms_jy']:.3f} mJy, peak {q['peak_jy']:.3f} Jy/beam, cell {q['geometry']['cell_arcsec']:.2f} arcsec")
+        # the default path of the workflow: static beam + phase self-calibration (catalog = the
+        # group's one simulated source, the calibrator) + catalog clean mask, then tclean
+        from dsa110_contimg.imaging.beam_equalize import SkySource, equalize_beam
+        from dsa110_contimg.imaging.tclean_image import image_geometry
+
+        sky = [SkySource(cal.name, cal.ra_deg, cal.dec_deg, cal.flux_jy, cal.alpha)]
+        icfg = {**cfg["imaging"], "quick": True, "quick_imsize": args.imsize, "quick_niter": 1000}
+        geom = image_geometry(ms, icfg, 4.65)
+        ref = 0.5 * (geom["freq_min_hz"] + geom["freq_max_hz"])
+        eq = os.path.join(args.work, "static.ms")
+        shutil.rmtree(eq, ignore_errors=True)
+        step("static", lambda: equalize_beam(ms, eq, "corrected", sky, h5, cfg["telescope"], ref, geom["fov_deg"] / 2, 10.0, 10.0))
+        shutil.rmtree(eq, ignore_errors=True)
+        step("static+sc", lambda: equalize_beam(ms, eq, "corrected", sky, h5, cfg["telescope"], ref, geom["fov_deg"] / 2, 10.0, 10.0,
+                                                 selfcal=True))
+        shutil.rmtree(eq, ignore_errors=True)
+        q = step("tclean+all", lambda: image_group(ms, os.path.join(args.work, "img_tclean_static"), {**cfg, "imaging": icfg}, vp,
+                                                    beam_h5=h5, sky_sources=sky))
+        print(f"             rms {1e3 * q['rms_jy']:.3f} mJy, peak {q['peak_jy']:.3f} Jy/beam (static beam, self-cal, catalog mask)")
     shutil.rmtree(ms, ignore_errors=True)
     return 0
 

@@ -10,7 +10,8 @@ is meant to see) are not touched.
 
 Convention (CASA): V_ij(observed) = g_i g_j^* V_ij(true), so the correction divides by
 g_i g_j^*; polarization p of the data (XX, YY) uses the solutions of feed p on both
-antennas.  Flagged or missing solutions leave the data as they were.
+antennas.  Data of an antenna without a solution (flagged by ``minsnr``, or no data) are flagged,
+as CASA ``applycal`` would.
 """
 
 from __future__ import annotations
@@ -60,24 +61,34 @@ def phase_selfcal(ms_path: str, column: str, workdir: str, minsnr: float = 3.0) 
             ant, g, gf = t.getcol("ANTENNA1"), t.getcol("CPARAM")[:, 0, :], t.getcol("FLAG")[:, 0, :]  # (Nsol, Nfeed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    nant = int(ant.max()) + 1
+    nant = int(max(ant.max(), 0)) + 1
     gains = np.ones((nant, g.shape[1]), np.complex128)
+    have = np.zeros((nant, g.shape[1]), bool)
     ok = ~gf & (np.abs(g) > 0)
-    gains[ant[:, None].repeat(g.shape[1], 1)[ok], np.nonzero(ok)[1]] = (g[ok] / np.abs(g[ok]))
+    rows, feeds = np.nonzero(ok)
+    gains[ant[rows], feeds] = g[ok] / np.abs(g[ok])
+    have[ant[rows], feeds] = True
     with tables.table(ms_path, readonly=False, ack=False) as t:
         a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
-        d = t.getcol(column)
+        d, flag = t.getcol(column), t.getcol("FLAG")
         npol = d.shape[-1]
         feed = [0, g.shape[1] - 1] if npol == 2 else list(range(npol))  # XX -> X, YY -> Y
+        n_newly_flagged = 0
         for p in range(npol):
             f = feed[min(p, len(feed) - 1)]
             d[:, :, p] /= (gains[a1, f] * np.conj(gains[a2, f]))[:, None]
+            # no solution for either antenna: flag, as applycal's calflag would (auto-correlations kept)
+            lost = ~(have[a1, f] & have[a2, f]) & (a1 != a2)
+            n_newly_flagged += int((lost[:, None] & ~flag[:, :, p]).sum())
+            flag[lost, :, p] = True
         t.putcol(column, d)
+        t.putcol("FLAG", flag)
     with tables.table(ms_path, ack=False) as t:
         present = np.union1d(np.unique(t.getcol("ANTENNA1")), np.unique(t.getcol("ANTENNA2")))
     solved = np.isin(ant, present)
     ph = np.degrees(np.angle(g[ok & solved[:, None]]))
     summary = {"refant": refant, "n_solutions": int(solved.sum() * g.shape[1]), "n_flagged": int((~ok & solved[:, None]).sum()),
+               "n_samples_flagged": n_newly_flagged,
                "phase_rms_deg": float(np.sqrt(np.mean(ph**2))) if ph.size else 0.0}
     log.info("phase self-calibration of %s: %d solutions, %d flagged, rms %.2f deg (refant %d)",
              os.path.basename(ms_path.rstrip("/")), summary["n_solutions"], summary["n_flagged"], summary["phase_rms_deg"], refant)
