@@ -115,58 +115,58 @@ def ms_geometry(ms_path: str, tel: dict) -> MSGeometry:
     return MSGeometry(times, freqs, float(ra0), float(dec0), pra, pdec)
 
 
-def source_beam(beam_h5: str, src: SkySource, geo: MSGeometry) -> np.ndarray:
-    """A_s[t, chan]: the power beam towards ``src`` at each integration and channel."""
-    ra, dec = math.radians(src.ra_deg), math.radians(src.dec_deg)
-    l, m, _ = tangent_offsets(ra, dec, geo.pointing_ra, geo.pointing_dec)  # (Nt,) east, north of the pointing
-    theta0 = np.arcsin(np.clip(np.hypot(l, m), 0, 1))
-    phi = np.mod(np.arctan2(l, m), 2 * np.pi)
-    out = np.empty((geo.times.size, geo.freqs_hz.size))
-    models = _models(beam_h5, geo.freqs_hz)
-    for nu_m, (model, chans) in models.items():
-        scale = geo.freqs_hz[chans] / nu_m  # the pattern at nu equals the model's at theta * nu / nu_m
-        th = theta0[:, None] * scale[None, :]
-        out[:, chans] = power_at(model, th, np.broadcast_to(phi[:, None], th.shape))
-    return out
-
-
-def _models(beam_h5: str, freqs_hz: np.ndarray) -> dict:
-    """{model frequency: (model, channel indices nearest to it)}, reading each model once."""
+def load_beams(beam_h5: str) -> dict[float, dict]:
+    """Every frequency of the H5 beam model: {model frequency (Hz): model}, read once."""
     import h5py
 
     with h5py.File(beam_h5, "r") as f:
         mf = np.asarray(f["freq_hz"][()], float)
-    nearest = np.argmin(np.abs(freqs_hz[:, None] - mf[None, :]), axis=1)
-    return {float(mf[i]): (read_model(beam_h5, float(mf[i])), np.flatnonzero(nearest == i)) for i in np.unique(nearest)}
+    return {float(nu): read_model(beam_h5, float(nu)) for nu in mf}
 
 
-def static_beam(ref_freq_hz: float, beam_h5: str, src: SkySource, geo: MSGeometry) -> float:
-    """A_s-bar: the beam towards ``src`` averaged over the integrations, at ``ref_freq_hz``."""
-    one = MSGeometry(geo.times, np.array([ref_freq_hz]), geo.ra0, geo.dec0, geo.pointing_ra, geo.pointing_dec)
-    return float(np.mean(source_beam(beam_h5, src, one)))
+def source_beam(beams: dict[float, dict], src: SkySource, geo: MSGeometry, freqs_hz: np.ndarray | None = None) -> np.ndarray:
+    """A_s[t, chan]: the power beam towards ``src`` at each integration and frequency
+    (``freqs_hz``, default the MS channels), from the nearest model frequency with the
+    angle scaled by nu / nu_model (a dish pattern scales with frequency)."""
+    freqs = geo.freqs_hz if freqs_hz is None else np.atleast_1d(np.asarray(freqs_hz, float))
+    ra, dec = math.radians(src.ra_deg), math.radians(src.dec_deg)
+    l, m, _ = tangent_offsets(ra, dec, geo.pointing_ra, geo.pointing_dec)  # (Nt,) east, north of the pointing
+    theta0 = np.arcsin(np.clip(np.hypot(l, m), 0, 1))
+    phi = np.mod(np.arctan2(l, m), 2 * np.pi)
+    mf = np.array(sorted(beams))
+    nearest = mf[np.argmin(np.abs(freqs[:, None] - mf[None, :]), axis=1)]
+    out = np.empty((geo.times.size, freqs.size))
+    for nu_m in np.unique(nearest):
+        chans = np.flatnonzero(nearest == nu_m)
+        th = theta0[:, None] * (freqs[chans] / nu_m)[None, :]
+        out[:, chans] = power_at(beams[float(nu_m)], th, np.broadcast_to(phi[:, None], th.shape))
+    return out
 
 
-def select_sources(sources: list[SkySource], geo: MSGeometry, beam_h5: str, ref_freq_hz: float, half_width_deg: float,
-                   min_apparent_mjy: float, max_radius_deg: float) -> list[tuple[SkySource, float]]:
-    """The sources to treat, each with the beam its response is given (A_s-bar).
+def select_sources(sources: list[SkySource], geo: MSGeometry, beams: dict[float, dict], ref_freq_hz: float,
+                   half_width_deg: float, min_apparent_mjy: float, max_radius_deg: float
+                   ) -> list[tuple[SkySource, np.ndarray, float]]:
+    """The sources to treat: (source, its beam A_s[t, chan], the beam it is given A_s-bar).
 
     A source inside the image (|l|, |m| <= ``half_width_deg`` from the phase centre) gets
-    A_s-bar, the drift-averaged beam at ``ref_freq_hz``, and is kept in the data.  A
-    source outside the image cannot be cleaned, so it is removed (A_s-bar = 0).  Either
-    is done only where the catalog flux times the largest beam gain over the group
-    reaches ``min_apparent_mjy``, and within ``max_radius_deg`` of the phase centre.
+    A_s-bar, the beam averaged over the integrations at ``ref_freq_hz``, and is kept in
+    the data.  A source outside the image cannot be cleaned, so it is removed
+    (A_s-bar = 0).  Either is done only where the catalog flux times the largest beam
+    gain over the group reaches ``min_apparent_mjy``, and within ``max_radius_deg`` of the
+    phase centre.
     """
     out = []
     for s in sources:
-        ra, dec = math.radians(s.ra_deg), math.radians(s.dec_deg)
-        l, m, n = tangent_offsets(ra, dec, geo.ra0, geo.dec0)
+        if s.flux_jy * 1e3 * (geo.freqs_hz.min() / REF_FREQ_HZ) ** min(s.alpha, 0.0) < min_apparent_mjy:
+            continue  # too faint even on axis (the beam gain is at most 1)
+        l, m, n = tangent_offsets(math.radians(s.ra_deg), math.radians(s.dec_deg), geo.ra0, geo.dec0)
         if math.degrees(math.acos(min(1.0, float(n)))) > max_radius_deg:
             continue
-        a = source_beam(beam_h5, s, geo)
+        a = source_beam(beams, s, geo)
         if s.flux_jy * (geo.freqs_hz.min() / REF_FREQ_HZ) ** min(s.alpha, 0.0) * float(a.max()) * 1e3 < min_apparent_mjy:
             continue
         inside = max(abs(math.degrees(math.asin(l))), abs(math.degrees(math.asin(m)))) <= half_width_deg
-        out.append((s, static_beam(ref_freq_hz, beam_h5, s, geo) if inside else 0.0))
+        out.append((s, a, float(np.mean(source_beam(beams, s, geo, ref_freq_hz))) if inside else 0.0))
     return out
 
 
@@ -217,8 +217,9 @@ def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySou
     """
     col = {"corrected": "CORRECTED_DATA", "data": "DATA"}[datacolumn]
     geo = ms_geometry(ms_in, tel)
-    chosen = select_sources(sources, geo, beam_h5, ref_freq_hz, half_width_deg, min_apparent_mjy, max_radius_deg)
-    beams = [(s, source_beam(beam_h5, s, geo), abar) for s, abar in chosen]
+    models = load_beams(beam_h5)
+    beams = select_sources(sources, geo, models, ref_freq_hz, half_width_deg, min_apparent_mjy, max_radius_deg)
+    chosen = [(s, abar) for s, _a, abar in beams]
     summary = {"n_sources": len(chosen), "n_removed_outside_image": sum(a == 0 for _, a in chosen),
                "min_apparent_mjy": min_apparent_mjy, "ref_freq_hz": ref_freq_hz,
                "sources": [{"name": s.name, "flux_jy": s.flux_jy, "static_beam": a} for s, a in chosen]}
