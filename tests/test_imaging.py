@@ -355,3 +355,20 @@ def test_phase_selfcal_removes_antenna_phases(img_run, tmp_path):
         assert np.sqrt(np.mean(err**2)) < 0.5 and np.max(np.abs(err)) < 2.0, (np.sqrt(np.mean(err**2)), np.max(np.abs(err)))
     good = ~flags & (a1 != a2)[:, None, None]
     np.testing.assert_allclose(np.abs(got[good]), np.abs(before[good]), rtol=1e-4)
+
+
+def test_catalog_mask_file(img_run, tmp_path):
+    """The clean mask has a circle exactly at each catalog source inside the image whose
+    flux x Airy beam reaches the cut, and none for faint or outside sources."""
+    from dsa110_contimg.imaging.beam_equalize import SkySource
+    from dsa110_contimg.imaging.pipeline import write_catalog_mask
+
+    geom = image_geometry(img_run["ms"], img_run["cfg"]["imaging"], 4.65)
+    with tables.table(f"{img_run['ms']}::FIELD", ack=False) as t:
+        ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
+    srcs = [SkySource("in", ra0, dec0 + 0.5, 0.1), SkySource("faint", ra0, dec0 - 0.5, 0.002),
+            SkySource("out", ra0, dec0 + geom["fov_deg"], 5.0)]
+    path = str(tmp_path / "mask.crtf")
+    assert write_catalog_mask(path, srcs, img_run["ms"], geom, 3.0, 120.0, 4.65) == 1
+    lines = open(path).read().splitlines()
+    assert lines[0] == "#CRTFv0" and lines[1] == f"circle [[{ra0:.6f}deg, {dec0 + 0.5:.6f}deg], 120.0arcsec]"

@@ -234,6 +234,10 @@ def test_end_to_end_small(tmp_path):
         with open(os.path.join(out, "images", f"{gid}.qa.json")) as fh:
             qa = json.load(fh)
         assert qa["datacolumn"] == "corrected" and qa["rms_jy"] > 0 and qa["geometry"]["imsize"] == 256
+        # the default path: master-catalog sources given the static beam, self-cal, catalog mask
+        assert qa["static_beam"]["n_sources"] >= 1 and h["STATBEAM"] == qa["static_beam"]["n_sources"]
+        assert qa["static_beam"]["selfcal"]["n_solutions"] == 2 * 10 and qa["clean_mask_circles"] >= 1
+        assert h["CLNMASK"] == qa["clean_mask_circles"] and h["SELFCAL"] >= 0
 
     # photometry: master catalog, one CSV per image, light curves with the incomplete group as a gap
     import pandas as pd

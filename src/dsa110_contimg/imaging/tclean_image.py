@@ -8,12 +8,13 @@ the synthesized beam (lambda_min / B_max); ``imsize`` defaults to the smallest e
 size whose field holds the primary beam down to ``pblimit`` at the lowest frequency.
 ``quick`` caps imsize (enlarging the cell so the beam still fits) and niter.
 
-Wideband effect: across the 187 MHz band the primary beam narrows by 13%, so an off-axis
-source's apparent spectrum differs from the flat-spectrum PSF; single-term Hogbom clean
-spreads such a source over many components and its restored peak comes out 1-5% low.
-``mtmfs`` (two Taylor terms) restored the peak on the one-source test field (+0.9%) but
-not on the demo fields (median -3.0%, worst -8% over 22 sources, against -1.6% and -4.2%
-for Hogbom) and took ~3x longer; it is an option, not the default.
+Wideband and drift effect: across the 187 MHz band the primary beam narrows by 13%, and
+during the 5-minute drift it changes by up to +-20% towards an off-axis source; single-term
+Hogbom clean cannot model either, and leaves a floor that moves fainter sources' peaks.
+The workflow removes both for catalog sources before tclean (:mod:`.beam_equalize`).
+``mtmfs`` (two Taylor terms) diverges on the demo fields and takes ~3x longer; it is an
+option, not the default.  ``mask`` (a CRTF file) restricts cleaning to catalog sources
+(:func:`.pipeline.write_catalog_mask`).
 
 Primary beam: tclean's ``.pb`` is the VP table's beam at the phase centre (the meridian
 at mid-time).  A drift-scan dish, though, points at the meridian of each integration:
