@@ -72,12 +72,12 @@ def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, cata
                 if not n_mask:
                     mask = ""
                 cards["CLNMASK"] = (n_mask, "clean mask circles at catalog sources")
-            run_tclean(image_ms, imagename, icfg, geom, datacol, vptable, mask)
+            run_tclean(image_ms, imagename, icfg if mask else {**icfg, "nsigma": icfg["nsigma_no_mask"]}, geom, datacol, vptable, mask)
             if icfg["drift_pb"]:
                 drift_average_pb(imagename, ms_path, tel, icfg["pblimit"])
             fits = export_fits(imagename, target, products, cards)
         else:
-            fits = _wsclean_products(image_ms, os.path.join(work, "ws"), target, icfg, geom, datacol, tel, beam_h5, products, cards)
+            fits = _wsclean_products(image_ms, os.path.join(work, "ws"), target, {**icfg, "nsigma": icfg["nsigma_no_mask"]}, geom, datacol, tel, beam_h5, products, cards)
         stats = qa.image_stats(fits["image"], fits["residual"])
         if not icfg["export_residual"] and not icfg["skip_fits"]:
             os.unlink(fits.pop("residual"))
