@@ -206,13 +206,16 @@ def static_model_vis(uvw_m: np.ndarray, time_s: np.ndarray, chosen: list[tuple[S
 
 def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySource], beam_h5: str, tel: dict,
                   ref_freq_hz: float, half_width_deg: float, min_apparent_mjy: float, max_radius_deg: float,
-                  selfcal: bool = False, rows_per_chunk: int = 20000) -> dict:
+                  selfcal: bool = False, rows_per_chunk: int = 20000, selfcal_min_model_jy: float = 0.1) -> dict:
     """Copy ``ms_in`` to ``ms_out`` with the bright sources' beam made static in ``datacolumn``.
 
     ``datacolumn``: ``corrected`` or ``data`` (the column the imager will read).
     Autocorrelations are left untouched; flags are kept.  Rows are processed in chunks
     of ``rows_per_chunk`` to bound memory.  With ``selfcal``, the equalized data are then
-    phase self-calibrated against the catalog sky (:func:`.selfcal.phase_selfcal`).
+    phase self-calibrated against the catalog sky (:mod:`.selfcal`): phases solved on the
+    equalized data against the catalog sky under A-bar (if it holds at least
+    ``selfcal_min_model_jy``), then applied to the original data before the beam
+    difference is subtracted (the difference was predicted without the gains).
     Returns a summary for the QA record.
     """
     col = {"corrected": "CORRECTED_DATA", "data": "DATA"}[datacolumn]
@@ -223,26 +226,63 @@ def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySou
     summary = {"n_sources": len(chosen), "n_removed_outside_image": sum(a == 0 for _, a in chosen),
                "min_apparent_mjy": min_apparent_mjy, "ref_freq_hz": ref_freq_hz,
                "sources": [{"name": s.name, "flux_jy": s.flux_jy, "static_beam": a} for s, a in chosen]}
-    with atomic_path(ms_out) as tmp:
+    selfcal = selfcal and any(abar > 0 for _s, abar in chosen)
+    if selfcal:
+        model_jy = sum(s.flux_jy * abar for s, abar in chosen)
+        if model_jy < selfcal_min_model_jy:
+            log.warning("%s: catalog model holds %.3g Jy (< %.3g Jy): no self-calibration", ms_in, model_jy, selfcal_min_model_jy)
+            summary["selfcal"] = {"skipped": f"model flux {model_jy:.3g} Jy below {selfcal_min_model_jy:.3g} Jy"}
+            selfcal = False
+    with atomic_path(ms_out, is_dir=True) as tmp:
         shutil.copytree(ms_in, tmp, symlinks=True)
         if beams:
             with tables.table(tmp, readonly=False, ack=False) as t:
+                if t.getcol(col, 0, 1).shape[-1] not in (1, 2):
+                    raise ValueError(f"{ms_in}: static beam handles XX/YY data only")
+                # pass 1: the equalized data -- the product, or (with self-cal) gaincal's DATA
                 for r0 in range(0, t.nrows(), rows_per_chunk):
                     nr = min(rows_per_chunk, t.nrows() - r0)
                     cross = (t.getcol("ANTENNA1", r0, nr) != t.getcol("ANTENNA2", r0, nr))[:, None, None]
                     uvw, tm = t.getcol("UVW", r0, nr), t.getcol("TIME", r0, nr)
                     d = t.getcol(col, r0, nr)  # (Nrow, Nchan, Npol)
                     d -= np.where(cross, beam_difference_vis(uvw, tm, beams, geo)[:, :, None], 0).astype(d.dtype)
-                    t.putcol(col, d, r0, nr)
                     if selfcal:
-                        if col != "DATA":
-                            t.putcol("DATA", d, r0, nr)  # gaincal solves on DATA
+                        t.putcol("DATA", d, r0, nr)
                         model = static_model_vis(uvw, tm, beams, geo)[:, :, None] * np.ones(d.shape[-1])
                         t.putcol("MODEL_DATA", model.astype(d.dtype), r0, nr)
-            if selfcal and any(a > 0 for _, a in chosen):
-                from .selfcal import phase_selfcal  # noqa: PLC0415
+                    else:
+                        t.putcol(col, d, r0, nr)
+            if selfcal:
+                from .selfcal import apply_phases, solve_phases  # noqa: PLC0415
 
-                summary["selfcal"] = phase_selfcal(tmp, col, os.path.dirname(os.path.abspath(ms_out)))
+                # the gains apply to the sky as observed, the beam difference was predicted
+                # without them: result = original / (g_i g_j^*) - delta.  Solving on
+                # original - delta leaves (g_i g_j^* - 1) delta unmodelled, so a second
+                # solve on the corrected data refines the phases (large phases only).
+                gains = have = None
+                for it in range(2):
+                    g, h, sc = solve_phases(tmp, os.path.dirname(os.path.abspath(ms_out)))
+                    gains, have = (g, h) if gains is None else (gains * g, have & h)
+                    n_new = 0
+                    with tables.table(ms_in, ack=False) as src, tables.table(tmp, readonly=False, ack=False) as t:
+                        for r0 in range(0, t.nrows(), rows_per_chunk):
+                            nr = min(rows_per_chunk, t.nrows() - r0)
+                            orig = src.getcol(col, r0, nr)
+                            flag = src.getcol("FLAG", r0, nr)
+                            a1, a2 = t.getcol("ANTENNA1", r0, nr), t.getcol("ANTENNA2", r0, nr)
+                            out = orig.copy()
+                            n_new += apply_phases(out, flag, a1, a2, gains, have)
+                            cross = (a1 != a2)[:, None, None]
+                            uvw, tm = t.getcol("UVW", r0, nr), t.getcol("TIME", r0, nr)
+                            out -= np.where(cross, beam_difference_vis(uvw, tm, beams, geo)[:, :, None], 0).astype(out.dtype)
+                            t.putcol("DATA", out, r0, nr)  # the next solve's input, and the product below
+                            if col != "DATA":
+                                t.putcol(col, out, r0, nr)
+                            t.putcol("FLAG", flag, r0, nr)
+                    sc["iteration"] = it + 1
+                sc["phase_rms_deg"] = float(np.sqrt(np.mean(np.degrees(np.angle(gains[have])) ** 2))) if have.any() else 0.0
+                sc["n_samples_flagged"] = n_new
+                summary["selfcal"] = sc
     log.info("%s: beam made static for %d catalog sources, %d outside the image removed (max apparent >= %g mJy)",
              os.path.basename(ms_in.rstrip("/")), sum(a > 0 for _, a in chosen), sum(a == 0 for _, a in chosen), min_apparent_mjy)
     return summary

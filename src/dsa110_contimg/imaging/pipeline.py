@@ -51,9 +51,12 @@ def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, cata
             equalized = equalize_beam(ms_path, image_ms, datacol, sky_sources, beam_h5, tel,
                                       0.5 * (geom["freq_min_hz"] + geom["freq_max_hz"]), geom["fov_deg"] / 2,
                                       icfg["static_beam_min_mjy"], icfg["static_beam_max_radius_deg"],
-                                      selfcal=icfg["selfcal"])
+                                      selfcal=icfg["selfcal"], selfcal_min_model_jy=icfg["selfcal_min_model_mjy"] / 1e3)
+            if not icfg["drift_pb"]:
+                log.warning("%s: static_beam gives sources the drift-averaged beam but drift_pb is off: pbcor divides "
+                            "by the static beam, so off-axis fluxes will be off by up to a few per cent", ms_path)
         elif icfg["selfcal"] or icfg["clean_mask"] == "catalog":
-            log.warning("%s: no master catalog sources (or static_beam off): no self-calibration, no catalog clean mask", ms_path)
+            log.warning("%s: no static beam (no master catalog sources, no beam model, or static_beam off): no self-calibration", ms_path)
         cards = provenance_cards(config_hash(config), ms_path, software_versions(), datacol,
                                  vptable if backend == "tclean" else (beam_h5 or ""))
         cards["IMAGER"] = backend

@@ -40,56 +40,59 @@ def best_refant(ms_path: str) -> int:
     return int(np.argmax(n))
 
 
-def phase_selfcal(ms_path: str, column: str, workdir: str, minsnr: float = 3.0) -> dict:
-    """Solve one phase per antenna and feed on DATA vs MODEL_DATA; divide ``column`` by it.
+def solve_phases(ms_path: str, workdir: str, minsnr: float = 3.0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Solve one phase per antenna and feed on DATA vs MODEL_DATA (CASA gaincal).
 
-    Returns the number of solutions, how many were flagged, and the rms of the applied
-    phases (degrees) for the QA record.
+    Returns (unit-modulus gains (Nant, Nfeed), which have a solution (Nant, Nfeed), a
+    summary for the QA record: reference antenna, solutions, how many failed, rms phase).
     """
     configure_casa()
     from casatasks import gaincal  # noqa: PLC0415
 
+    with tables.table(f"{ms_path}::ANTENNA", ack=False) as t:
+        names = t.getcol("NAME")
+    with tables.table(ms_path, ack=False) as t:
+        present = np.union1d(np.unique(t.getcol("ANTENNA1")), np.unique(t.getcol("ANTENNA2")))
     tmp = tempfile.mkdtemp(prefix="selfcal.", dir=workdir)
     try:
         table = os.path.join(tmp, "phase.G")
         refant = best_refant(ms_path)
         gaincal(vis=ms_path, caltable=table, gaintype="G", calmode="p", solint="inf", combine="scan",
-                refant=str(refant), minsnr=minsnr, minblperant=4)
+                refant=names[refant], minsnr=minsnr, minblperant=4)
         if not os.path.isdir(table):
             raise RuntimeError(f"{ms_path}: gaincal wrote no phase self-calibration table; see the CASA log")
         with tables.table(table, ack=False) as t:
             ant, g, gf = t.getcol("ANTENNA1"), t.getcol("CPARAM")[:, 0, :], t.getcol("FLAG")[:, 0, :]  # (Nsol, Nfeed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    nant = int(max(ant.max(), 0)) + 1
-    gains = np.ones((nant, g.shape[1]), np.complex128)
-    have = np.zeros((nant, g.shape[1]), bool)
+    gains = np.ones((len(names), g.shape[1]), np.complex128)
+    have = np.zeros((len(names), g.shape[1]), bool)
     ok = ~gf & (np.abs(g) > 0)
     rows, feeds = np.nonzero(ok)
     gains[ant[rows], feeds] = g[ok] / np.abs(g[ok])
     have[ant[rows], feeds] = True
-    with tables.table(ms_path, readonly=False, ack=False) as t:
-        a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
-        d, flag = t.getcol(column), t.getcol("FLAG")
-        npol = d.shape[-1]
-        feed = [0, g.shape[1] - 1] if npol == 2 else list(range(npol))  # XX -> X, YY -> Y
-        n_newly_flagged = 0
-        for p in range(npol):
-            f = feed[min(p, len(feed) - 1)]
-            d[:, :, p] /= (gains[a1, f] * np.conj(gains[a2, f]))[:, None]
-            # no solution for either antenna: flag, as applycal's calflag would (auto-correlations kept)
-            lost = ~(have[a1, f] & have[a2, f]) & (a1 != a2)
-            n_newly_flagged += int((lost[:, None] & ~flag[:, :, p]).sum())
-            flag[lost, :, p] = True
-        t.putcol(column, d)
-        t.putcol("FLAG", flag)
-    with tables.table(ms_path, ack=False) as t:
-        present = np.union1d(np.unique(t.getcol("ANTENNA1")), np.unique(t.getcol("ANTENNA2")))
     solved = np.isin(ant, present)
     ph = np.degrees(np.angle(g[ok & solved[:, None]]))
-    summary = {"refant": refant, "n_solutions": int(solved.sum() * g.shape[1]), "n_flagged": int((~ok & solved[:, None]).sum()),
-               "n_samples_flagged": n_newly_flagged,
+    summary = {"refant": names[refant], "n_solutions": int(solved.sum() * g.shape[1]),
+               "n_flagged": int((~ok & solved[:, None]).sum()),
                "phase_rms_deg": float(np.sqrt(np.mean(ph**2))) if ph.size else 0.0}
-    log.info("phase self-calibration of %s: %d solutions, %d flagged, rms %.2f deg (refant %d)",
-             os.path.basename(ms_path.rstrip("/")), summary["n_solutions"], summary["n_flagged"], summary["phase_rms_deg"], refant)
-    return summary
+    log.info("phase self-calibration of %s: %d solutions, %d flagged, rms %.2f deg (refant %s)",
+             os.path.basename(ms_path.rstrip("/")), summary["n_solutions"], summary["n_flagged"], summary["phase_rms_deg"], names[refant])
+    return gains, have, summary
+
+
+def apply_phases(d: np.ndarray, flag: np.ndarray, a1: np.ndarray, a2: np.ndarray, gains: np.ndarray,
+                 have: np.ndarray) -> int:
+    """Divide ``d`` (Nrow, Nchan, Npol: XX, YY) by g_i g_j^* in place; flag (in place) the
+    cross-correlations of antennas without a solution.  Returns how many samples were newly flagged."""
+    npol = d.shape[-1]
+    if npol not in (1, 2):
+        raise ValueError(f"self-calibration handles XX/YY (or one) polarisations, not {npol}")
+    n_new = 0
+    for p in range(npol):
+        f = min(p, gains.shape[1] - 1)  # XX -> feed X, YY -> feed Y
+        d[:, :, p] /= (gains[a1, f] * np.conj(gains[a2, f]))[:, None]
+        lost = ~(have[a1, f] & have[a2, f]) & (a1 != a2)
+        n_new += int((lost[:, None] & ~flag[:, :, p]).sum())
+        flag[lost, :, p] = True
+    return n_new
