@@ -259,22 +259,24 @@ def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySou
                 # without them: result = original / (g_i g_j^*) - delta.  Solving on
                 # original - delta leaves (g_i g_j^* - 1) delta unmodelled, so a second
                 # solve on the corrected data refines the phases (large phases only).
+                # delta is not predicted again: DATA holds (original / previous gains) - delta
                 gains = have = None
                 for it in range(2):
                     g, h, sc = solve_phases(tmp, os.path.dirname(os.path.abspath(ms_out)))
-                    gains, have = (g, h) if gains is None else (gains * g, have & h)
+                    prev, prev_have = (np.ones_like(g), np.ones_like(h)) if have is None else (gains, have)
+                    gains, have = g * prev, h & prev_have
                     n_new = 0
                     with tables.table(ms_in, ack=False) as src, tables.table(tmp, readonly=False, ack=False) as t:
                         for r0 in range(0, t.nrows(), rows_per_chunk):
                             nr = min(rows_per_chunk, t.nrows() - r0)
-                            orig = src.getcol(col, r0, nr)
-                            flag = src.getcol("FLAG", r0, nr)
+                            orig, flag = src.getcol(col, r0, nr), src.getcol("FLAG", r0, nr)
                             a1, a2 = t.getcol("ANTENNA1", r0, nr), t.getcol("ANTENNA2", r0, nr)
+                            delta = orig.copy()
+                            apply_phases(delta, flag.copy(), a1, a2, prev, prev_have)
+                            delta -= t.getcol("DATA", r0, nr)
                             out = orig.copy()
                             n_new += apply_phases(out, flag, a1, a2, gains, have)
-                            cross = (a1 != a2)[:, None, None]
-                            uvw, tm = t.getcol("UVW", r0, nr), t.getcol("TIME", r0, nr)
-                            out -= np.where(cross, beam_difference_vis(uvw, tm, beams, geo)[:, :, None], 0).astype(out.dtype)
+                            out -= delta
                             t.putcol("DATA", out, r0, nr)  # the next solve's input, and the product below
                             if col != "DATA":
                                 t.putcol(col, out, r0, nr)

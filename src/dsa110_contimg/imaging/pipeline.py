@@ -64,6 +64,7 @@ def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, cata
         sc = (equalized or {}).get("selfcal")
         cards["SELFCAL"] = (round(sc["phase_rms_deg"], 3) if sc else -1.0, "rms self-cal phase (deg); -1 = none")
         products = ["image", "image.pbcor", "pb", "residual"] + (["psf"] if icfg["export_psf"] else [])
+        unmasked = {**icfg, "nsigma": icfg["nsigma_no_mask"]}  # cleaning without a catalog mask (WSClean has none)
         target = os.path.join(work, "qa") if icfg["skip_fits"] else fits_prefix
         if backend == "tclean":
             imagename = os.path.join(work, "img")
@@ -75,12 +76,12 @@ def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, cata
                 if not n_mask:
                     mask = ""
                 cards["CLNMASK"] = (n_mask, "clean mask circles at catalog sources")
-            run_tclean(image_ms, imagename, icfg if mask else {**icfg, "nsigma": icfg["nsigma_no_mask"]}, geom, datacol, vptable, mask)
+            run_tclean(image_ms, imagename, icfg if mask else unmasked, geom, datacol, vptable, mask)
             if icfg["drift_pb"]:
                 drift_average_pb(imagename, ms_path, tel, icfg["pblimit"])
             fits = export_fits(imagename, target, products, cards)
         else:
-            fits = _wsclean_products(image_ms, os.path.join(work, "ws"), target, {**icfg, "nsigma": icfg["nsigma_no_mask"]}, geom, datacol, tel, beam_h5, products, cards)
+            fits = _wsclean_products(image_ms, os.path.join(work, "ws"), target, unmasked, geom, datacol, tel, beam_h5, products, cards)
         stats = qa.image_stats(fits["image"], fits["residual"])
         if not icfg["export_residual"] and not icfg["skip_fits"]:
             os.unlink(fits.pop("residual"))
