@@ -312,36 +312,55 @@ def test_static_beam_restores_fluxes_of_a_crowded_field(img_run, tmp_path):
     assert rms["static"] < 0.5 * rms["plain"], (errors, rms)
 
 
-def test_phase_selfcal_removes_antenna_phases(img_run, tmp_path):
-    """Antenna phase errors (+-40 deg, per feed) on a field of known sources, one of them
-    outside the image: after the static beam with phase self-calibration (CASA gaincal
-    against the catalog model) the data equal the static-beam data of the uncorrupted
-    field (phases within 0.3 deg rms, 1.5 deg at most, against ~23 deg per antenna injected;
-    amplitudes within 2%), and the source outside the image is gone as well."""
-    from dsa110_contimg.imaging.beam_equalize import SkySource, equalize_beam
-
+def _phase_corrupted_field(img_run, ms, seed=9):
+    """A field of four known sources (one outside a 1-deg half-width image) with thermal
+    noise (0.67 Jy per component per visibility, as the simulator's own noise in this MS)
+    and antenna phase errors of +-40 deg per feed.  Writes the corrupted CORRECTED_DATA of
+    ``ms``; returns (sky, the uncorrupted data, the corrupted data, ANTENNA1, ANTENNA2, the
+    injected gains (Nant, 2))."""
     tel = img_run["cfg"]["telescope"]
-    ms = str(tmp_path / "sc.ms")
     shutil.copytree(img_run["ms"], ms)
     with tables.table(f"{ms}::FIELD", ack=False) as t:
         ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
     offs, fluxes = [(-0.6, 0.3), (0.5, -0.4), (0.1, 0.2), (0.2, 1.3)], [2.0, 1.0, 0.5, 3.0]
     sky = [calibrators.Calibrator(f"S{k}", ra0 + dx / math.cos(math.radians(dec0)), dec0 + dy, f, -0.7)
            for k, ((dx, dy), f) in enumerate(zip(offs, fluxes))]
+    rng = np.random.default_rng(seed)
     clean = _beam_model_data(ms, sky, tel)
-    rng = np.random.default_rng(9)
+    clean = clean + (0.67 * (rng.standard_normal(clean.shape) + 1j * rng.standard_normal(clean.shape))).astype(clean.dtype)
     with tables.table(ms, readonly=False, ack=False) as t:
         a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
-        phase = rng.uniform(-np.radians(40), np.radians(40), (a1.max() + a2.max() + 2, 2))
-        g = np.exp(1j * phase)
+        g = np.exp(1j * rng.uniform(-np.radians(40), np.radians(40), (max(a1.max(), a2.max()) + 1, 2)))
         bad = clean.copy()
         for p in (0, 1):
             bad[:, :, p] *= (g[a1, p] * np.conj(g[a2, p]))[:, None]
         t.putcol("CORRECTED_DATA", bad)
+    return sky, clean, bad, a1, a2, g
+
+
+def _selfcal_args(img_run, sky):
+    from dsa110_contimg.imaging.beam_equalize import SkySource
+
     catalog = [SkySource(s.name, s.ra_deg, s.dec_deg, s.flux_jy * 1.04, s.alpha) for s in sky]  # 4% off
-    args = ("corrected", catalog, f"{img_run['d']}/beam.h5", tel, 1.4e9, 1.0, 0.0, 10.0)  # image half-width 1 deg
+    return ("corrected", catalog, f"{img_run['d']}/beam.h5", img_run["cfg"]["telescope"], 1.4e9, 1.0, 0.0, 10.0)
+
+
+def test_phase_selfcal_removes_antenna_phases(img_run, tmp_path):
+    """Antenna phase errors (+-40 deg, per feed) on a noisy field of known sources, one of
+    them outside the image: after the static beam with phase self-calibration (CASA gaincal
+    against the catalog model, 4% off in flux) the solved antenna phases equal the injected
+    ones up to the reference antenna's (within 0.5 deg rms against ~23 deg injected), the
+    data equal the static-beam data of the uncorrupted field within 2% of the brightest
+    visibility, and the source outside the image is gone as well.  (Over 12 noise and phase
+    draws: 0.20-0.35 deg rms and at most 2.2 deg on the data, max difference <= 1.5%.)"""
+    from dsa110_contimg.imaging.beam_equalize import equalize_beam
+
+    ms = str(tmp_path / "sc.ms")
+    sky, clean, bad, a1, a2, g_true = _phase_corrupted_field(img_run, ms)
+    args = _selfcal_args(img_run, sky)
     summ = equalize_beam(ms, str(tmp_path / "fixed.ms"), *args, selfcal=True)
     sc = summ["selfcal"]
+    assert sc["iteration"] == 2 and "failed_pass" not in sc
     assert sc["n_flagged"] <= 2 and sc["phase_rms_deg"] > 15  # the simulated dead antenna has no solution
     assert summ["n_removed_outside_image"] == 1
     with tables.table(ms, readonly=False, ack=False) as t:
@@ -352,13 +371,53 @@ def test_phase_selfcal_removes_antenna_phases(img_run, tmp_path):
     with tables.table(str(tmp_path / "fixed.ms"), ack=False) as t:
         got, flags = t.getcol("CORRECTED_DATA"), t.getcol("FLAG")
     good = ~flags & (a1 != a2)[:, None, None]
-    scale = np.max(np.abs(clean[good]))
-    assert np.max(np.abs(got[good] - want[good])) < 0.02 * scale
-    strong = good & (np.abs(want) > 0.2 * scale)
+    # the residual gain phase per antenna and feed, from the data: got = want * r_i r_j^* on
+    # every baseline (the beam difference is subtracted after the gains), so r_i r_j^* =
+    # got / want where want is strong
+    strong = good & (np.abs(want) > 0.2 * np.max(np.abs(clean[good])))
     dphi = np.degrees(np.angle(got[strong] * np.conj(want[strong])))
-    assert np.sqrt(np.mean(dphi**2)) < 0.3 and np.max(np.abs(dphi)) < 1.5, (np.sqrt(np.mean(dphi**2)), np.max(np.abs(dphi)))
+    scale = np.max(np.abs(want[good]))
+    assert np.max(np.abs(got[good] - want[good])) < 0.02 * scale
+    assert np.sqrt(np.mean(dphi**2)) < 0.5 and np.max(np.abs(dphi)) < 3.0, (np.sqrt(np.mean(dphi**2)), np.max(np.abs(dphi)))
     # without the correction the residual is tens of per cent
     assert np.max(np.abs(bad[good] - want[good])) > 0.3 * scale
+
+
+def test_selfcal_failure_keeps_the_image(img_run, tmp_path, monkeypatch):
+    """When CASA gaincal finds no solution (its solver can fail to converge), the image
+    is still made: a failed first pass gives exactly the static-beam data without
+    self-cal, a failed second pass keeps the first pass; the QA summary says which."""
+    from dsa110_contimg.imaging import selfcal as sc_mod
+    from dsa110_contimg.imaging.beam_equalize import equalize_beam
+
+    ms = str(tmp_path / "sc.ms")
+    sky, *_ = _phase_corrupted_field(img_run, ms, seed=4)
+    args = _selfcal_args(img_run, sky)
+    real, calls = sc_mod.solve_phases, []
+
+    def failing_from(n):
+        def solve(*a, **k):
+            calls.append(1)
+            if len(calls) >= n:
+                raise sc_mod.SelfCalFailed("gaincal wrote no table (test)")
+            return real(*a, **k)
+        return solve
+
+    equalize_beam(ms, str(tmp_path / "plain.ms"), *args)
+    monkeypatch.setattr(sc_mod, "solve_phases", failing_from(1))
+    first = equalize_beam(ms, str(tmp_path / "fail1.ms"), *args, selfcal=True)["selfcal"]
+    assert "gaincal wrote no table" in first["failed"] and "phase_rms_deg" not in first
+    calls.clear()
+    monkeypatch.setattr(sc_mod, "solve_phases", failing_from(2))
+    second = equalize_beam(ms, str(tmp_path / "fail2.ms"), *args, selfcal=True)["selfcal"]
+    assert second["failed_pass"] == 2 and second["iteration"] == 1 and second["phase_rms_deg"] > 15
+    with tables.table(str(tmp_path / "plain.ms"), ack=False) as t:
+        plain = t.getcol("CORRECTED_DATA")
+    with tables.table(str(tmp_path / "fail1.ms"), ack=False) as t:
+        np.testing.assert_array_equal(t.getcol("CORRECTED_DATA"), plain)
+    with tables.table(str(tmp_path / "fail2.ms"), ack=False) as t:
+        one_pass = t.getcol("CORRECTED_DATA")
+    assert not np.allclose(one_pass, plain)  # the first pass's phases were applied
 
 
 def test_catalog_mask_file(img_run, tmp_path):

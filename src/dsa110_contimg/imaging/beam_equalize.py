@@ -253,7 +253,7 @@ def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySou
                     else:
                         t.putcol(col, d, r0, nr)
             if selfcal:
-                from .selfcal import apply_phases, solve_phases  # noqa: PLC0415
+                from .selfcal import SelfCalFailed, apply_phases, solve_phases  # noqa: PLC0415
 
                 # the gains apply to the sky as observed, the beam difference was predicted
                 # without them: result = original / (g_i g_j^*) - delta.  Solving on
@@ -261,8 +261,26 @@ def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySou
                 # solve on the corrected data refines the phases (large phases only).
                 # delta is not predicted again: DATA holds (original / previous gains) - delta
                 gains = have = None
+                sc = None
                 for it in range(2):
-                    g, h, sc = solve_phases(tmp, os.path.dirname(os.path.abspath(ms_out)))
+                    try:
+                        g, h, sc_it = solve_phases(tmp, os.path.dirname(os.path.abspath(ms_out)))
+                    except SelfCalFailed as err:
+                        # keep what the previous pass gave (or the equalized data without
+                        # self-cal): an image without self-cal is better than no image
+                        log.warning("%s; self-calibration pass %d dropped, keeping %s", err, it + 1,
+                                    f"pass {it}" if it else "the data without self-calibration")
+                        if sc is None:
+                            sc = {"failed": str(err)}
+                            if col != "DATA":
+                                with tables.table(tmp, readonly=False, ack=False) as t:
+                                    for r0 in range(0, t.nrows(), rows_per_chunk):
+                                        nr = min(rows_per_chunk, t.nrows() - r0)
+                                        t.putcol(col, t.getcol("DATA", r0, nr), r0, nr)
+                        else:
+                            sc["failed_pass"] = it + 1
+                        break
+                    sc = sc_it
                     prev, prev_have = (np.ones_like(g), np.ones_like(h)) if have is None else (gains, have)
                     gains, have = g * prev, h & prev_have
                     n_new = 0
@@ -282,8 +300,9 @@ def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySou
                                 t.putcol(col, out, r0, nr)
                             t.putcol("FLAG", flag, r0, nr)
                     sc["iteration"] = it + 1
-                sc["phase_rms_deg"] = float(np.sqrt(np.mean(np.degrees(np.angle(gains[have])) ** 2))) if have.any() else 0.0
-                sc["n_samples_flagged"] = n_new
+                if gains is not None:
+                    sc["phase_rms_deg"] = float(np.sqrt(np.mean(np.degrees(np.angle(gains[have])) ** 2))) if have.any() else 0.0
+                    sc["n_samples_flagged"] = n_new
                 summary["selfcal"] = sc
     log.info("%s: beam made static for %d catalog sources, %d outside the image removed (max apparent >= %g mJy)",
              os.path.basename(ms_in.rstrip("/")), sum(a > 0 for _, a in chosen), sum(a == 0 for _, a in chosen), min_apparent_mjy)

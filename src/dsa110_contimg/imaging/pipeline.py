@@ -62,7 +62,8 @@ def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, cata
         cards["IMAGER"] = backend
         cards["STATBEAM"] = (equalized["n_sources"] if equalized else 0, "catalog sources given a static beam")
         sc = (equalized or {}).get("selfcal")
-        cards["SELFCAL"] = (round(sc["phase_rms_deg"], 3) if sc else -1.0, "rms self-cal phase (deg); -1 = none")
+        cards["SELFCAL"] = (round(sc["phase_rms_deg"], 3) if sc and "phase_rms_deg" in sc else -1.0,
+                            "rms self-cal phase (deg); -1 = none")
         products = ["image", "image.pbcor", "pb", "residual"] + (["psf"] if icfg["export_psf"] else [])
         unmasked = {**icfg, "nsigma": icfg["nsigma_no_mask"]}  # cleaning without a catalog mask (WSClean has none)
         target = os.path.join(work, "qa") if icfg["skip_fits"] else fits_prefix

@@ -29,6 +29,10 @@ from ..casa_env import configure_casa
 log = logging.getLogger(__name__)
 
 
+class SelfCalFailed(RuntimeError):
+    """CASA gaincal found no good phase solution (e.g. its solver did not converge)."""
+
+
 def best_refant(ms_path: str) -> int:
     """The antenna with the most unflagged cross-correlation samples."""
     with tables.table(ms_path, ack=False) as t:
@@ -45,6 +49,7 @@ def solve_phases(ms_path: str, workdir: str, minsnr: float = 3.0) -> tuple[np.nd
 
     Returns (unit-modulus gains (Nant, Nfeed), which have a solution (Nant, Nfeed), a
     summary for the QA record: reference antenna, solutions, how many failed, rms phase).
+    Raises :class:`SelfCalFailed` when gaincal writes no table (no good solution at all).
     """
     configure_casa()
     from casatasks import gaincal  # noqa: PLC0415
@@ -60,7 +65,8 @@ def solve_phases(ms_path: str, workdir: str, minsnr: float = 3.0) -> tuple[np.nd
         gaincal(vis=ms_path, caltable=table, gaintype="G", calmode="p", solint="inf", combine="scan",
                 refant=names[refant], minsnr=minsnr, minblperant=4)
         if not os.path.isdir(table):
-            raise RuntimeError(f"{ms_path}: gaincal wrote no phase self-calibration table; see the CASA log")
+            raise SelfCalFailed(f"{ms_path}: gaincal wrote no phase self-calibration table (no good solution; "
+                                "its solver may not have converged); see the CASA log")
         with tables.table(table, ack=False) as t:
             ant, g, gf = t.getcol("ANTENNA1"), t.getcol("CPARAM")[:, 0, :], t.getcol("FLAG")[:, 0, :]  # (Nsol, Nfeed)
     finally:
