@@ -82,6 +82,66 @@ def test_vp_table_reproduces_the_beam(img_run, tmp_path):
     assert np.max(np.abs(pb[m] / airy[m] - 1)) < 0.01
 
 
+def _write_squinted_model(path, squint_deg, squint_pa_deg, dish_m=4.65):
+    """An H5 beam model whose Airy pattern is centred ``squint_deg`` from boresight
+    towards azimuth-about-boresight ``squint_pa_deg`` (the H5 phi convention)."""
+    from dsa110_contimg.beam.h5model import airy_voltage
+
+    freqs = np.array([1.35e9, 1.4e9, 1.45e9])
+    theta, phi = np.radians(np.linspace(0, 10, 401)), np.radians(np.arange(0, 360, 2.5))
+    t, p = np.meshgrid(np.degrees(theta), phi, indexing="ij")
+    dx = t * np.sin(p) - squint_deg * math.sin(math.radians(squint_pa_deg))
+    dy = t * np.cos(p) - squint_deg * math.cos(math.radians(squint_pa_deg))
+    v = airy_voltage(np.radians(np.hypot(dx, dy))[None], freqs[:, None, None], dish_m).astype(np.complex64)
+    with h5py.File(path, "w") as f:
+        f["freq_hz"], f["theta_rad"], f["phi_rad"] = freqs, theta, phi
+        f["X/ephi"], f["X/etheta"], f["Y/ephi"], f["Y/etheta"] = v, np.zeros_like(v), np.zeros_like(v), -v
+
+
+def test_beam_orientation_on_the_sky(img_run, tmp_path):
+    """A beam squinted 1 deg towards phi = 45 deg (north-east on the sky for a dish that
+    tilts along the meridian) lands north-east in tclean's .pb from the VP table, in the
+    model beam used for WSClean pbcor (model_pb_on_image) and in the static-beam gains
+    (source_beam): the three agree on the orientation of an asymmetric beam, which the
+    symmetric simulator beam cannot check."""
+    from astropy.coordinates import SkyCoord
+    from casatasks import exportfits
+
+    from dsa110_contimg.imaging.beam_equalize import SkySource, load_beams, ms_geometry, source_beam
+    from dsa110_contimg.imaging.wsclean_image import model_pb_on_image
+
+    cfg, h5 = img_run["cfg"], str(tmp_path / "squint.h5")
+    _write_squinted_model(h5, 1.0, 45.0)
+    vp = build_vp_table(h5, str(tmp_path / "squint.vp"), cfg["telescope"]["name"], 1.4e9)
+    geom = image_geometry(img_run["ms"], cfg["imaging"], 4.65)
+    run_tclean(img_run["ms"], str(tmp_path / "sq"), {**cfg["imaging"], "niter": 0}, {**geom, "niter": 0}, "corrected", vp)
+    exportfits(str(tmp_path / "sq.pb"), str(tmp_path / "pb.fits"))
+    exportfits(str(tmp_path / "sq.image"), str(tmp_path / "im.fits"))
+    pb = np.nan_to_num(np.squeeze(fits.getdata(str(tmp_path / "pb.fits"))))
+    h = fits.getheader(str(tmp_path / "pb.fits"))
+    model = model_pb_on_image(str(tmp_path / "im.fits"), h5)
+    for beam in (pb, model):
+        yy, xx = np.nonzero(beam > 0.9 * beam.max())  # symmetric about the peak: its centroid is the peak
+        east = -(xx.mean() - (h["CRPIX1"] - 1)) * abs(h["CDELT1"])
+        north = (yy.mean() - (h["CRPIX2"] - 1)) * abs(h["CDELT2"])
+        assert east == pytest.approx(0.707, abs=0.02) and north == pytest.approx(0.707, abs=0.02), (east, north)
+    m = model > 0.3
+    assert np.max(np.abs(pb[m] - model[m])) < 0.01
+    # static beam: a source 1 deg north-east of the mid-group pointing sits in the squinted
+    # peak; one 1 deg south-west is 2 deg from it
+    geo = ms_geometry(img_run["ms"], cfg["telescope"])
+    mid = geo.times.size // 2
+    point = SkyCoord(math.degrees(geo.pointing_ra[mid]), math.degrees(geo.pointing_dec[mid]), unit="deg")
+    beams = load_beams(h5)
+    gain = {}
+    for pa in (45, 225):
+        c = point.directional_offset_by(pa * np.pi / 180, np.radians(1.0))
+        src = SkySource(f"PA{pa}", c.ra.deg, c.dec.deg, 1.0)
+        gain[pa] = source_beam(beams, src, geo, [1.4e9])[mid, 0]
+    assert gain[45] == pytest.approx(1.0, abs=0.01)
+    assert gain[225] == pytest.approx(airy_power(np.radians(2.0), 1.4e9, 4.65), abs=0.01)
+
+
 def test_pbcor_flux_and_position(img_run, tmp_path):
     """SNR > 50, pb > 0.5 source: pbcor peak within 3% of its injected flux at the image
     frequency; position within 0.1 synthesized beam."""

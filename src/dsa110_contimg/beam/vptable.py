@@ -11,6 +11,12 @@ XX, XY, YX, YY and one spectral channel at the chosen frequency.  It is register
 ``vpmanager.setpbimage(telescope, compleximage, antnames=['*'])`` and saved with
 ``saveastable``.  The complex image stays beside the table (``<table>.image``): the
 table refers to it by absolute path.
+
+Orientation on the sky: a DSA-110 dish tilts about an east-west axis, so phi stays the
+position angle on the sky (north through east) at every declination; tclean applies the
+table that way (a squinted model lands in the same sky direction in tclean's .pb as in
+the WSClean path's ``model_pb_on_image`` and the static beam's ``source_beam``:
+``tests/test_imaging.py::test_beam_orientation_on_the_sky``).
 """
 
 from __future__ import annotations
