@@ -290,7 +290,8 @@ def _beam_model_data(ms, sources, tel):
 
 def test_static_beam_against_casa_ft(img_run, tmp_path):
     """A source predicted by CASA ft x the true drift-scan beam becomes ft x its drift-averaged
-    beam (kept inside the image) or vanishes (outside the image): checks the fringe sign,
+    beam (kept inside the image; with ``flat_spectrum`` also at its flux at the reference
+    frequency on every channel) or vanishes (outside the image): checks the fringe sign,
     the direction cosines and the H5 beam (with frequency scaling) against independent code."""
     from dsa110_contimg.calibration.model import beam_factors
     from dsa110_contimg.imaging.beam_equalize import SkySource, equalize_beam
@@ -318,6 +319,14 @@ def test_static_beam_against_casa_ft(img_run, tmp_path):
     with tables.table(str(tmp_path / "kept.ms"), ack=False) as t:
         got = t.getcol("CORRECTED_DATA")
     assert np.max(np.abs(got[cross] - expected[cross])) < 2e-3 * np.max(np.abs(model[cross]))
+    # flat_spectrum: also the catalog flux at the reference frequency on every channel
+    equalize_beam(ms_in, str(tmp_path / "flat.ms"), "corrected", [src], f"{img_run['d']}/beam.h5", tel, ref, 3.0, 0.0, 10.0,
+                  flat_spectrum=True)
+    with tables.table(str(tmp_path / "flat.ms"), ack=False) as t:
+        flat = t.getcol("CORRECTED_DATA")
+    expected_flat = expected * ((ref / freqs) ** cal.alpha)[None, :, None]
+    assert np.max(np.abs(flat[cross] - expected_flat[cross])) < 2e-3 * np.max(np.abs(model[cross]))
+    assert np.max(np.abs(expected_flat[cross] - expected[cross])) > 0.03 * np.max(np.abs(model[cross]))  # a real change
     # outside the image (half width 0.5 deg): removed
     equalize_beam(ms_in, str(tmp_path / "gone.ms"), "corrected", [src], f"{img_run['d']}/beam.h5", tel, ref, 0.5, 0.0, 10.0)
     with tables.table(str(tmp_path / "gone.ms"), ack=False) as t:
