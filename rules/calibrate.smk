@@ -14,6 +14,7 @@ rule flag:
         f"{OUT}/logs/flag/{{group}}.log",
     benchmark:
         f"{OUT}/benchmarks/flag/{{group}}.tsv"
+    priority: 2  # see rule convert
     threads: 1
     resources:
         mem_mb=4000,
@@ -45,6 +46,7 @@ rule solve:
         f"{OUT}/logs/solve/{{group}}.log",
     benchmark:
         f"{OUT}/benchmarks/solve/{{group}}.tsv"
+    priority: 3  # see rule convert
     threads: 1
     resources:
         mem_mb=4000,
@@ -67,6 +69,7 @@ rule apply:
         f"{OUT}/logs/apply/{{group}}.log",
     benchmark:
         f"{OUT}/benchmarks/apply/{{group}}.tsv"
+    priority: 4  # see rule convert
     threads: 1
     resources:
         mem_mb=4000,

@@ -41,6 +41,14 @@ def convert_inputs(wildcards):
     return {"raw": group_files(wildcards)}
 
 
+def convert_threads(wildcards):
+    """Workers (and threads) of one conversion: conversion.workers, or 1 for a small group."""
+    from dsa110_contimg.conversion.workers import conversion_workers, files_mb, simulated_group_mb
+
+    size = simulated_group_mb(config["simulation"]) if SIMULATE else files_mb(group_files(wildcards))
+    return conversion_workers(size, config["conversion"])
+
+
 def ledger_inputs(wildcards):
     """Simulated mode: the ledger waits for the simulator (it lists what was written)."""
     if SIMULATE:

@@ -42,7 +42,8 @@ rule convert:
         f"{OUT}/logs/convert/{{group}}.log",
     benchmark:
         f"{OUT}/benchmarks/convert/{{group}}.tsv"
-    threads: config["conversion"]["workers"]
+    priority: 1  # downstream rules first (1-6): each epoch flows through to its image while others are simulated
+    threads: convert_threads
     resources:
         mem_mb=3000,
         runtime=30,

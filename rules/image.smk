@@ -64,6 +64,7 @@ rule image:
         f"{OUT}/logs/image/{{group}}.log",
     benchmark:
         f"{OUT}/benchmarks/image/{{group}}.tsv"
+    priority: 5  # see rule convert
     threads: 2 if config["imaging"]["backend"] == "wsclean" else 1
     resources:
         mem_mb=6000,

@@ -39,6 +39,7 @@ rule forced_photometry:
         f"{OUT}/logs/photometry/{{group}}.log",
     benchmark:
         f"{OUT}/benchmarks/photometry/{{group}}.tsv"
+    priority: 6  # see rule convert
     threads: 1
     resources:
         mem_mb=3000,

@@ -104,10 +104,11 @@ def _antenna_positions(meta: dict, tel: dict) -> dict[int, np.ndarray]:
     return out
 
 
-def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "auto") -> dict:
+def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "auto", workers: int | None = None) -> dict:
     """Convert the subband files ``paths`` (one group) to ``out_ms``; return a summary dict.
 
-    ``config`` is the validated workflow config (``telescope`` and ``conversion`` used).
+    ``config`` is the validated workflow config (``telescope`` and ``conversion`` used);
+    ``workers`` overrides ``conversion.workers`` (the parallel writer's processes).
     Raises :class:`ConversionError` with the offending file and reason on bad input.
     """
     t_start = time.perf_counter()
@@ -154,7 +155,7 @@ def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "au
             ms_table.ensure_model_corrected(tmp_ms)
             ms_table.stamp_identity(tmp_ms, tel["mount"], tel["name"], prov)
         else:
-            _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, conv.get("workers", 2), prov)
+            _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, workers or conv.get("workers", 2), prov)
         move_into_place(tmp_ms, out_ms)
     except UVH5Error as err:
         raise ConversionError(str(err)) from None

@@ -188,36 +188,39 @@ def _spectrum(s: SkySource, nu: np.ndarray) -> np.ndarray:
     return s.flux_jy * (nu / REF_FREQ_HZ) ** s.alpha
 
 
-def _target_spectrum(s: SkySource, nu: np.ndarray, flat_at_hz: float | None) -> np.ndarray:
-    """The spectrum the source is given: its catalog spectrum, or (``flat_at_hz``) the
-    catalog flux at that frequency on every channel."""
-    return _spectrum(s, nu) if flat_at_hz is None else np.full(nu.shape, _spectrum(s, np.asarray(flat_at_hz)))
+def _target_spectrum(s: SkySource, nu: np.ndarray, flat_at: dict[str, float] | None) -> np.ndarray:
+    """The spectrum the source is given: its catalog spectrum, or (a source named in
+    ``flat_at``) its catalog flux at that frequency (Hz) on every channel."""
+    if flat_at and s.name in flat_at:
+        return np.full(nu.shape, _spectrum(s, np.asarray(flat_at[s.name])))
+    return _spectrum(s, nu)
 
 
 def beam_difference_vis(uvw_m: np.ndarray, time_s: np.ndarray, chosen: list[tuple[SkySource, np.ndarray, float]],
-                        geo: MSGeometry, flat_at_hz: float | None = None) -> np.ndarray:
+                        geo: MSGeometry, flat_at: dict[str, float] | None = None) -> np.ndarray:
     """sum_s [S_s(nu) A_s(t, nu) - T_s(nu) A_s-bar] K_s, complex128 (Nrow, Nchan), for rows
     with ``uvw_m`` (metres, the MS's UVW) at ``time_s`` (MS TIME).  ``chosen`` holds
     (source, A_s[t, chan] from :func:`source_beam`, A_s-bar).  T_s = S_s (the catalog
-    spectrum), or S_s(``flat_at_hz``) on every channel (a flat spectrum)."""
+    spectrum), or for the sources named in ``flat_at`` S_s(flat_at[name]) on every
+    channel (a flat spectrum)."""
     tidx = np.clip(np.searchsorted(geo.times, time_s), 0, geo.times.size - 1)
     nu = geo.freqs_hz
-    return _fringe_sum(uvw_m, tidx, [(s, a * _spectrum(s, nu)[None, :] - abar * _target_spectrum(s, nu, flat_at_hz)[None, :])
+    return _fringe_sum(uvw_m, tidx, [(s, a * _spectrum(s, nu)[None, :] - abar * _target_spectrum(s, nu, flat_at)[None, :])
                                      for s, a, abar in chosen], geo)
 
 
 def static_model_vis(uvw_m: np.ndarray, time_s: np.ndarray, chosen: list[tuple[SkySource, np.ndarray, float]],
-                     geo: MSGeometry, flat_at_hz: float | None = None) -> np.ndarray:
+                     geo: MSGeometry, flat_at: dict[str, float] | None = None) -> np.ndarray:
     """sum_s T_s(nu) A_s-bar K_s: the catalog sky as the equalized data should show it."""
     tidx = np.clip(np.searchsorted(geo.times, time_s), 0, geo.times.size - 1)
-    return _fringe_sum(uvw_m, tidx, [(s, abar * _target_spectrum(s, geo.freqs_hz, flat_at_hz)[None, :])
+    return _fringe_sum(uvw_m, tidx, [(s, abar * _target_spectrum(s, geo.freqs_hz, flat_at)[None, :])
                                      for s, _a, abar in chosen if abar > 0], geo)
 
 
 def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySource], beam_h5: str, tel: dict,
                   ref_freq_hz: float, half_width_deg: float, min_apparent_mjy: float, max_radius_deg: float,
                   selfcal: bool = False, rows_per_chunk: int = 20000, selfcal_min_model_jy: float = 0.1,
-                  flat_spectrum: bool = False) -> dict:
+                  flat_spectrum: bool = False, flat_min_mjy: float = 0.0) -> dict:
     """Copy ``ms_in`` to ``ms_out`` with the bright sources' beam made static in ``datacolumn``.
 
     ``datacolumn``: ``corrected`` or ``data`` (the column the imager will read).
@@ -227,23 +230,29 @@ def equalize_beam(ms_in: str, ms_out: str, datacolumn: str, sources: list[SkySou
     equalized data against the catalog sky under A-bar (if it holds at least
     ``selfcal_min_model_jy``), then applied to the original data before the beam
     difference is subtracted (the difference was predicted without the gains).
-    With ``flat_spectrum`` the kept sources are also given a flat spectrum at
-    ``ref_freq_hz`` (their catalog flux there on every channel): nterms = 1 clean models
-    a flat spectrum only, and the band-dependent rest of a bright steep-spectrum source
-    otherwise stays in the residual along its sidelobes (a 0.68 Jy source with alpha
-    -0.9 put -1.6 mJy at 0.7 deg on its east-west sidelobe line and took 9% from a
-    41 mJy source there).  What is left is the catalog's spectral-index error.
+    With ``flat_spectrum`` the kept sources whose catalog flux x largest beam gain reaches
+    ``flat_min_mjy`` are also given a flat spectrum at ``ref_freq_hz`` (their catalog
+    flux there on every channel): nterms = 1 clean models a flat spectrum only, and the
+    band-dependent rest of a bright steep-spectrum source otherwise stays in the
+    residual along its sidelobes (a 0.68 Jy source with alpha -0.9 put -1.6 mJy at
+    0.7 deg on its east-west sidelobe line and took 9% from a 41 mJy source there).
+    What is left is the catalog's spectral-index error; for fainter sources, whose
+    sidelobes are weak and whose survey spectral index is noisier, that error can
+    outweigh the gain, hence the cut.
     Returns a summary for the QA record.
     """
     col = {"corrected": "CORRECTED_DATA", "data": "DATA"}[datacolumn]
-    flat_at = ref_freq_hz if flat_spectrum else None
+
     geo = ms_geometry(ms_in, tel)
     models = load_beams(beam_h5)
     beams = select_sources(sources, geo, models, ref_freq_hz, half_width_deg, min_apparent_mjy, max_radius_deg)
     chosen = [(s, abar) for s, _a, abar in beams]
+    flat_at = {s.name: ref_freq_hz for s, a, abar in beams
+               if flat_spectrum and abar > 0 and s.flux_jy * 1e3 * float(a.max()) >= flat_min_mjy}
     summary = {"n_sources": len(chosen), "n_removed_outside_image": sum(a == 0 for _, a in chosen),
-               "min_apparent_mjy": min_apparent_mjy, "ref_freq_hz": ref_freq_hz, "flat_spectrum": flat_spectrum,
-               "sources": [{"name": s.name, "flux_jy": s.flux_jy, "static_beam": a} for s, a in chosen]}
+               "min_apparent_mjy": min_apparent_mjy, "ref_freq_hz": ref_freq_hz, "flat_spectrum": flat_spectrum, "flat_min_mjy": flat_min_mjy,
+               "sources": [{"name": s.name, "flux_jy": s.flux_jy, "static_beam": a, "flat_spectrum": s.name in flat_at}
+                           for s, a in chosen]}
     selfcal = selfcal and any(abar > 0 for _s, abar in chosen)
     if selfcal:
         model_jy = sum(s.flux_jy * abar for s, abar in chosen)

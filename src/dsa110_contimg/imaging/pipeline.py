@@ -52,7 +52,7 @@ def image_group(ms_path: str, fits_prefix: str, config: dict, vptable: str, cata
                                       0.5 * (geom["freq_min_hz"] + geom["freq_max_hz"]), geom["fov_deg"] / 2,
                                       icfg["static_beam_min_mjy"], icfg["static_beam_max_radius_deg"],
                                       selfcal=icfg["selfcal"], selfcal_min_model_jy=icfg["selfcal_min_model_mjy"] / 1e3,
-                                      flat_spectrum=icfg["flat_spectrum"])
+                                      flat_spectrum=icfg["flat_spectrum"], flat_min_mjy=icfg["flat_spectrum_min_mjy"])
             if not icfg["drift_pb"]:
                 log.warning("%s: static_beam gives sources the drift-averaged beam but drift_pb is off: pbcor divides "
                             "by the static beam, so off-axis fluxes will be off by up to a few per cent", ms_path)
