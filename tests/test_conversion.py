@@ -236,3 +236,23 @@ def test_row_blocks_and_workers_do_not_change_the_ms(corrupted_group, tmp_path, 
     with tables.table(str(tmp_path / "ref.ms"), ack=False) as a, tables.table(str(tmp_path / "blocks.ms"), ack=False) as b:
         for col in ("DATA", "CORRECTED_DATA", "MODEL_DATA", "FLAG", "WEIGHT_SPECTRUM", "WEIGHT", "UVW"):
             assert np.array_equal(a.getcol(col), b.getcol(col)), col
+
+
+def test_conversion_workers_by_group_size(tmp_path):
+    """The demo's groups (~28 MB of visibilities, 43 MB on disk) get one conversion worker
+    and thread; a full-size group (96 antennas, 48 channels per subband) gets
+    conversion.workers; real data are sized from the files on disk."""
+    from dsa110_contimg.config import load_config
+    from dsa110_contimg.conversion.workers import conversion_workers, files_mb, simulated_group_mb
+
+    cfg = load_config()
+    demo = simulated_group_mb(cfg["simulation"])
+    n_ant = len(cfg["simulation"]["active_antennas"])
+    assert demo == pytest.approx(n_ant * (n_ant + 1) / 2 * 24 * 4 * 16 * 2 * 13 / 1e6)
+    assert conversion_workers(demo, cfg["conversion"]) == 1
+    full = simulated_group_mb({**cfg["simulation"], "active_antennas": list(range(1, 97)), "nchan_per_subband": 48})
+    assert full > 1000 and conversion_workers(full, {**cfg["conversion"], "workers": 3}) == 3
+    f = tmp_path / "sb00.hdf5"
+    f.write_bytes(b"\0" * 3_000_000)
+    assert files_mb([str(f), str(tmp_path / "missing.hdf5")]) == pytest.approx(3.0)
+    assert conversion_workers(files_mb([str(f)]), {"workers": 4, "parallel_min_mb": 2}) == 4
