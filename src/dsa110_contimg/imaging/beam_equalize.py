@@ -24,6 +24,9 @@ UVW in metres in the frame of the phase centre).  Only the *difference* of the t
 times the catalog flux is subtracted, so a catalog flux that is off by x % (a variable
 source, a survey's error or scale) leaves x % of an effect that was a few per cent:
 second order.  The source's own flux in the data is never replaced by the catalog's.
+Optionally (``flat_spectrum``, for bright sources) the target is also achromatic:
+S_s(nu) A_s-bar is replaced by S_s(nu_ref) A_s-bar, which takes the catalog spectral
+slope out of the data (see :func:`equalize_beam`).
 
 The beam A_s(t, nu) is the H5 beam model's Stokes-I power pattern at the source's offset
 from the pointing (meridian at each integration, pointing declination), with the offset
