@@ -70,7 +70,8 @@ def aoflagger_flags(data: np.ndarray, flags: np.ndarray, ant1: np.ndarray, ant2:
             imgs.set_image_buffer(2 * p, np.ascontiguousarray(d[:, :, p].real.T, dtype=np.float32))
             imgs.set_image_buffer(2 * p + 1, np.ascontiguousarray(d[:, :, p].imag.T, dtype=np.float32))
         mask = af.make_flag_mask(nt, nch, False)
-        mask.get_buffer()[...] = flags[rows].any(axis=2).T
+        # get_buffer() returns a copy: the input mask must go in through set_buffer
+        mask.set_buffer(np.ascontiguousarray(flags[rows].any(axis=2).T))
         result = strategy.run(imgs, mask).get_buffer()  # (Nchan, Nt)
         out[rows] |= result.T[:, :, None]
     return out
