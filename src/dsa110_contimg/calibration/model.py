@@ -116,18 +116,17 @@ def dft_point_source(ms_path: str, src: Calibrator, tel: dict, rows_per_chunk: i
     S(nu) = flux (nu / 1.4 GHz)^alpha; K = exp(+2 pi i nu/c (u l + v m + w (n - 1))) with
     (l, m, n) the source's direction cosines relative to the phase centre (CASA's sign).
     """
-    from ..imaging.beam_equalize import SkySource, _fringe_sum, ms_geometry  # noqa: PLC0415
+    from ..imaging.beam_equalize import fringe_sum, ms_geometry  # noqa: PLC0415
 
     geo = ms_geometry(ms_path, tel)
-    sky = SkySource(src.name, src.ra_deg, src.dec_deg, src.flux_jy, src.alpha)
-    spec = (src.flux_jy * (geo.freqs_hz / REF_FREQ_HZ) ** src.alpha)[None, :]
+    spec = src.flux_at(geo.freqs_hz)[None, :]
     with tables.table(ms_path, ack=False) as t:
         npol = t.getcol("DATA", 0, 1).shape[-1]
         out = np.empty((t.nrows(), geo.freqs_hz.size, npol), np.complex64)
         for r0 in range(0, t.nrows(), rows_per_chunk):
             n = min(rows_per_chunk, t.nrows() - r0)
             tidx = np.clip(np.searchsorted(geo.times, t.getcol("TIME", r0, n)), 0, geo.times.size - 1)
-            out[r0:r0 + n] = _fringe_sum(t.getcol("UVW", r0, n), tidx, [(sky, spec)], geo)[:, :, None]
+            out[r0:r0 + n] = fringe_sum(t.getcol("UVW", r0, n), tidx, [(src, spec)], geo)[:, :, None]
     return out
 
 

@@ -173,8 +173,11 @@ def select_sources(sources: list[SkySource], geo: MSGeometry, beams: dict[float,
     return out
 
 
-def _fringe_sum(uvw_m: np.ndarray, tidx: np.ndarray, terms: list[tuple[SkySource, np.ndarray]], geo: MSGeometry) -> np.ndarray:
-    """sum over (source, W[t, chan]) of W K_s: complex128 (Nrow, Nchan) for rows at time index ``tidx``."""
+def fringe_sum(uvw_m: np.ndarray, tidx: np.ndarray, terms: list[tuple[SkySource, np.ndarray]], geo: MSGeometry) -> np.ndarray:
+    """sum over (source, W[t, chan]) of W K_s: complex128 (Nrow, Nchan) for rows at time index ``tidx``.
+
+    Only the sources' ``ra_deg``/``dec_deg`` are used (a SkySource or a Calibrator);
+    K_s = exp(+2 pi i nu/c (u l + v m + w (n - 1))), CASA ``ft``'s sign."""
     nu = geo.freqs_hz
     out = np.zeros((uvw_m.shape[0], nu.size), np.complex128)
     for s, weight in terms:
@@ -208,7 +211,7 @@ def beam_difference_vis(uvw_m: np.ndarray, time_s: np.ndarray, chosen: list[tupl
     channel (a flat spectrum)."""
     tidx = np.clip(np.searchsorted(geo.times, time_s), 0, geo.times.size - 1)
     nu = geo.freqs_hz
-    return _fringe_sum(uvw_m, tidx, [(s, a * _spectrum(s, nu)[None, :] - abar * _target_spectrum(s, nu, flat_at)[None, :])
+    return fringe_sum(uvw_m, tidx, [(s, a * _spectrum(s, nu)[None, :] - abar * _target_spectrum(s, nu, flat_at)[None, :])
                                      for s, a, abar in chosen], geo)
 
 
@@ -216,7 +219,7 @@ def static_model_vis(uvw_m: np.ndarray, time_s: np.ndarray, chosen: list[tuple[S
                      geo: MSGeometry, flat_at: dict[str, float] | None = None) -> np.ndarray:
     """sum_s T_s(nu) A_s-bar K_s: the catalog sky as the equalized data should show it."""
     tidx = np.clip(np.searchsorted(geo.times, time_s), 0, geo.times.size - 1)
-    return _fringe_sum(uvw_m, tidx, [(s, abar * _target_spectrum(s, geo.freqs_hz, flat_at)[None, :])
+    return fringe_sum(uvw_m, tidx, [(s, abar * _target_spectrum(s, geo.freqs_hz, flat_at)[None, :])
                                      for s, _a, abar in chosen if abar > 0], geo)
 
 
