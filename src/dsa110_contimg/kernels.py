@@ -5,8 +5,9 @@ flux S at direction cosines (l, m, n) relative to the phase centre gives
 
     V(u, v, w, nu) = S(nu) exp(+2 pi i nu/c (u l + v m + w (n - 1)))
 
-with (u, v, w) the MS ``UVW`` column in metres (antenna2 - antenna1 position, in the frame
-of the phase centre), l towards east (increasing RA), m towards north.  ``tests/test_kernels.py``
+with (u, v, w) the MS ``UVW`` column in metres in the frame of the phase centre (as the
+converter writes it: position of ANTENNA1 minus ANTENNA2, pyuvdata's ant2 - ant1 negated;
+see docs/conventions.md), l towards east (increasing RA), m towards north.  ``tests/test_kernels.py``
 checks this against CASA ``ft``.
 """
 
