@@ -45,18 +45,16 @@ dryrun: venv
 ## bench: full-size group conversion vs pyuvdata's monolithic path vs a plain copy,
 ## then the calibration steps on that (calibrator) group
 bench: venv
-	$(BIN)/python scripts/bench_conversion.py --out-dir bench/work
-	$(BIN)/python scripts/bench_calibration.py --work bench/work
+	$(BIN)/python -m dsa110_contimg.tools.bench_conversion --out-dir bench/work
+	$(BIN)/python -m dsa110_contimg.tools.bench_calibration --work bench/work
 
 ## truth: compare the demo's calibration and images (after `make run`) with the simulator's truth
 truth: venv
-	$(BIN)/python scripts/calibration_vs_truth.py results
-	$(BIN)/python scripts/imaging_vs_truth.py results
-	$(BIN)/python scripts/photometry_vs_truth.py results
+	$(BIN)/python -m dsa110_contimg.tools.truth results
 
 ## seeds: the demo with simulator seeds 1, 2, 3 (~25 min): ESE detections and false positives
 seeds: venv
-	$(BIN)/python scripts/ese_seeds.py --seeds 1 2 3 --cores $(CORES) --out-root seeds
+	$(BIN)/python -m dsa110_contimg.tools.ese_seeds --seeds 1 2 3 --cores $(CORES) --out-root seeds
 
 report: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html all

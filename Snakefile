@@ -22,7 +22,7 @@ rule all:
     """Everything for the selected range: MS, calibration, images, photometry and ESE candidates."""
     default_target: True
     input:
-        rules.ms.input,
-        rules.calibrated.input,
-        rules.images.input,
+        ms_targets,
+        calibrated_targets,
+        image_targets,
         rules.photometry.input,

@@ -85,7 +85,7 @@ rule calibration_ledger:
     output:
         report(f"{OUT}/ledger/calibration.csv", caption="../report/calibration_ledger.rst", category="Calibration"),
     params:
-        skipped=uncalibratable_digest(),
+        skipped=uncalibratable_digest,
     log:
         f"{OUT}/logs/calibration_ledger.log",
     benchmark:
@@ -103,11 +103,10 @@ rule calibration_ledger:
 rule caltables:
     """Target: K, B, G tables for every calibrator transit in range."""
     input:
-        [f"{OUT}/caltables/{g}.json" for g in calibrator_groups()],
+        caltable_targets,
 
 
 rule calibrated:
     """Target: every group in range calibrated (CORRECTED_DATA), and the calibration ledger."""
     input:
-        [f"{OUT}/calibrated/{g}.json" for g in calibratable_groups()],
-        f"{OUT}/ledger/calibration.csv",
+        calibrated_targets,

@@ -1,14 +1,21 @@
 # Input functions and shared helpers.  All logic lives in the dsa110_contimg package.
-import os
+#
+# Everything that depends on the calibration plan is an input/params function, so it is
+# evaluated only when a requested target needs it: `snakemake ms` on real data needs no
+# calibrator catalog, and a target that does names the missing key in its error.
+import functools
 
 from dsa110_contimg.provenance import config_hash
 from dsa110_contimg.selection import calibration_plan, discover_groups, raw_dir
+from dsa110_contimg.settings import Settings
 
 
-OUT = config["output_dir"]
-SIMULATE = not config["input_dir"]
+SETTINGS = Settings.from_config(config)
+OUT = SETTINGS.output_dir
+SIMULATE = SETTINGS.simulate
 SIM_DIR = f"{OUT}/sim"
-RAW_DIR = raw_dir(config)
+RAW_DIR = raw_dir(SETTINGS)
+MASTER_DB = f"{OUT}/catalog/master_sources.sqlite3"
 GROUP_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 
 
@@ -16,7 +23,12 @@ wildcard_constraints:
     group=GROUP_RE,
 
 
-GROUPS = {g.group_id: g for g in discover_groups(config)}
+GROUPS = {g.group_id: g for g in discover_groups(SETTINGS)}
+
+
+def is_activated(key):
+    """A boolean switch of the imaging section (e.g. static_beam)."""
+    return bool(getattr(SETTINGS.imaging, key))
 
 
 def complete_groups():
@@ -45,8 +57,8 @@ def convert_threads(wildcards):
     """Workers (and threads) of one conversion: conversion.workers, or 1 for a small group."""
     from dsa110_contimg.conversion.workers import conversion_workers, files_mb, simulated_group_mb
 
-    size = simulated_group_mb(config["simulation"]) if SIMULATE else files_mb(group_files(wildcards))
-    return conversion_workers(size, config["conversion"])
+    size = simulated_group_mb(SETTINGS.simulation) if SIMULATE else files_mb(group_files(wildcards))
+    return conversion_workers(size, conversion=SETTINGS.conversion)
 
 
 def ledger_inputs(wildcards):
@@ -56,35 +68,38 @@ def ledger_inputs(wildcards):
     return []
 
 
-def ms_targets():
-    return [f"{OUT}/ms/{gid}.ms" for gid in complete_groups()]
+def ms_targets(wildcards=None):
+    return [f"{OUT}/ms/{gid}.ms" for gid in complete_groups()] + [f"{OUT}/ledger/groups.csv"]
 
 
-CAL_PLAN = calibration_plan(config, list(GROUPS.values()))
+@functools.cache
+def cal_plan():
+    """The calibration plan of the range (built on first use: it needs the calibrator catalog)."""
+    return calibration_plan(SETTINGS, list(GROUPS.values()))
 
 
 def calibrator_groups():
     """Complete groups holding a usable calibrator transit."""
-    return sorted(gid for gid, v in CAL_PLAN.items() if v["calibrator"])
+    return sorted(gid for gid, v in cal_plan().items() if v["calibrator"])
 
 
 def calibratable_groups():
     """Complete groups that valid tables cover (calibrator groups included)."""
-    return sorted(gid for gid, v in CAL_PLAN.items() if "tables_from" in v)
+    return sorted(gid for gid, v in cal_plan().items() if "tables_from" in v)
 
 
 def science_groups():
     """Calibrated groups without a calibrator transit: the fields to image."""
-    return [g for g in calibratable_groups() if not CAL_PLAN[g]["calibrator"]]
+    return [g for g in calibratable_groups() if not cal_plan()[g]["calibrator"]]
 
 
-def uncalibratable_digest():
-    return ";".join(f"{gid}|{v['skip']}" for gid, v in sorted(CAL_PLAN.items()) if "skip" in v)
+def uncalibratable_digest(wildcards=None):
+    return ";".join(f"{gid}|{v['skip']}" for gid, v in sorted(cal_plan().items()) if "skip" in v)
 
 
 def apply_inputs(wildcards):
     """The solution summaries of the calibrator groups chosen for this group (K, B, G)."""
-    chosen = CAL_PLAN[wildcards.group]["tables_from"]
+    chosen = cal_plan()[wildcards.group]["tables_from"]
     return {
         "ms": f"{OUT}/ms/{wildcards.group}.ms",
         "flags": f"{OUT}/flags/{wildcards.group}.json",
@@ -93,12 +108,24 @@ def apply_inputs(wildcards):
 
 
 def calibrator_of(wildcards):
-    return CAL_PLAN[wildcards.group]["calibrator"]
+    return cal_plan()[wildcards.group]["calibrator"]
+
+
+def caltable_targets(wildcards=None):
+    return [f"{OUT}/caltables/{g}.json" for g in calibrator_groups()]
+
+
+def calibrated_targets(wildcards=None):
+    return [f"{OUT}/calibrated/{g}.json" for g in calibratable_groups()] + [f"{OUT}/ledger/calibration.csv"]
+
+
+def image_targets(wildcards=None):
+    return [f"{OUT}/images/{g}.image.pbcor.fits" for g in science_groups()]
 
 
 def beam_h5():
     """The H5 beam model: imaging.beam_h5, or the simulator's (demo)."""
-    return config["imaging"]["beam_h5"] or f"{SIM_DIR}/beam.h5"
+    return SETTINGS.imaging.beam_h5 or f"{SIM_DIR}/beam.h5"
 
 
 def sky_catalog():
@@ -109,29 +136,26 @@ def sky_catalog():
 def survey_tables():
     """NVSS (required), VLASS and FIRST tables for the master catalog: from config, or
     the simulator's tables in the demo."""
-    cat = config["catalog"]
-    if SIMULATE and not cat["nvss"]:
+    cat = SETTINGS.catalog
+    if SIMULATE and not cat.nvss:
         return {s: f"{SIM_DIR}/surveys/{s}.{'tsv' if s == 'first' else 'csv'}" for s in ("nvss", "vlass", "first")}
-    return {s: cat[s] for s in ("nvss", "vlass", "first") if cat[s]}
-
-
-MASTER_DB = f"{OUT}/catalog/master_sources.sqlite3"
+    return {s: getattr(cat, s) for s in ("nvss", "vlass", "first") if getattr(cat, s)}
 
 
 def static_beam_catalog():
     """The master catalog, when imaging gives its bright sources a static beam (imaging.static_beam)."""
-    return [MASTER_DB] if config["imaging"]["static_beam"] else []
+    return [MASTER_DB] if is_activated("static_beam") else []
 
 
-def photometry_csvs():
+def photometry_csvs(wildcards=None):
     """One forced-photometry CSV per imaged science group of the range."""
     return [f"{OUT}/photometry/{g}.csv" for g in science_groups()]
 
 
-def missing_epochs():
+def missing_epochs(wildcards=None):
     """Groups of the range that never reach an image (incomplete or uncalibratable):
     gaps in every light curve."""
     ok = set(complete_groups())
     gaps = [g for g in sorted(GROUPS) if g not in ok]
-    gaps += [g for g, v in sorted(CAL_PLAN.items()) if "skip" in v and not v.get("calibrator")]
+    gaps += [g for g, v in sorted(cal_plan().items()) if "skip" in v and not v.get("calibrator")]
     return sorted(set(gaps))

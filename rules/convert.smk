@@ -56,5 +56,4 @@ rule convert:
 rule ms:
     """Target: a Measurement Set for every complete group in range, and the ledger."""
     input:
-        ms_targets(),
-        f"{OUT}/ledger/groups.csv",
+        ms_targets,

@@ -1,4 +1,5 @@
-# Voltage-pattern table from the H5 beam model, and tclean imaging of calibrated groups.
+# Voltage-pattern table from the H5 beam model, and imaging of calibrated groups.
+from dsa110_contimg.imaging.backends import BACKENDS
 
 
 rule simulate_beam:
@@ -27,8 +28,8 @@ rule vptable:
         vp=directory(f"{OUT}/vp/dsa110.vp"),
         image=directory(f"{OUT}/vp/dsa110.vp.image"),
     params:
-        telescope=config["telescope"]["name"],
-        freq_hz=config["imaging"]["vp_freq_hz"],
+        telescope=SETTINGS.telescope.name,
+        freq_hz=SETTINGS.imaging.vp_freq_hz,
     log:
         f"{OUT}/logs/vptable.log",
     benchmark:
@@ -44,7 +45,7 @@ rule vptable:
 
 
 rule image:
-    """tclean (w-projection, Briggs) of one calibrated group; pbcor FITS, QA JSON and thumbnail."""
+    """Image one calibrated group (imaging.backend: tclean or wsclean); pbcor FITS, QA JSON and thumbnail."""
     input:
         ms=f"{OUT}/ms/{{group}}.ms",
         calibrated=f"{OUT}/calibrated/{{group}}.json",
@@ -65,7 +66,7 @@ rule image:
     benchmark:
         f"{OUT}/benchmarks/image/{{group}}.tsv"
     priority: 5  # see rule convert
-    threads: 2 if config["imaging"]["backend"] == "wsclean" else 1
+    threads: BACKENDS[SETTINGS.imaging.backend].threads  # what the backend's job uses
     resources:
         mem_mb=6000,
         runtime=60,
@@ -78,4 +79,4 @@ rule image:
 rule images:
     """Target: primary-beam-corrected images of every calibrated science group in range."""
     input:
-        [f"{OUT}/images/{g}.image.pbcor.fits" for g in science_groups()],
+        image_targets,

@@ -53,11 +53,11 @@ rule forced_photometry:
 rule lightcurves:
     """Normalise every light curve against the reference ensemble; variability and ESE candidates."""
     input:
-        csvs=photometry_csvs(),
+        csvs=photometry_csvs,
         db=MASTER_DB,
     params:
         settings=config_hash({"photometry": config["photometry"]}),
-        missing=missing_epochs(),
+        missing=missing_epochs,
     output:
         lightcurves=f"{OUT}/photometry/lightcurves.csv",
         corrections=f"{OUT}/photometry/corrections.csv",

@@ -1,29 +1,22 @@
-"""Rule image: tclean one calibrated group; FITS, QA JSON, thumbnail."""
-import csv
+"""Rule image: one calibrated group through the configured imager; FITS, QA JSON, thumbnail."""
 import os
 
 from dsa110_contimg.casa_env import configure_casa
 from dsa110_contimg.imaging.pipeline import image_group
-from dsa110_contimg.imaging.tclean_image import write_json
+from dsa110_contimg.imaging.products import write_json
+from dsa110_contimg.imaging.sources import sources_from_master
 from dsa110_contimg.logutil import to_file
-from dsa110_contimg.provenance import provenance_record
+from dsa110_contimg.provenance import config_hash, provenance_record
+from dsa110_contimg.settings import Settings
+from dsa110_contimg.sky import read_sky_csv
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 configure_casa(logfile=sm.log[0])
-catalog = []
-for path in sm.input.catalog:
-    with open(path) as fh:
-        catalog += [(r["name"], float(r["RAJ2000"]), float(r["DEJ2000"]), float(r["S1400_mJy"])) for r in csv.DictReader(fh)]
-sources = []
-if sm.input.sources:
-    from dsa110_contimg.catalog.build_master import read_sources
-    from dsa110_contimg.imaging.beam_equalize import SkySource
-
-    df = read_sources(sm.input.sources[0])
-    sources = [SkySource(r.source_id, r.ra_deg, r.dec_deg, r.s_nvss, -0.7 if r.alpha != r.alpha else r.alpha) for r in df.itertuples()]
-prefix = sm.output.image[: -len(".image.fits")]
-qa = image_group(sm.input.ms, prefix, sm.config, os.path.abspath(sm.input.vp), catalog, beam_h5=sm.input.beam,
-                 sky_sources=sources)
+settings = Settings.from_config(sm.config)
+qa = image_group(ms_path=sm.input.ms, fits_prefix=sm.output.image[: -len(".image.fits")], imaging=settings.imaging,
+                 telescope=settings.telescope, config_hash=config_hash(sm.config), vptable=os.path.abspath(sm.input.vp),
+                 beam_h5=sm.input.beam, sky_sources=sources_from_master(sm.input.sources[0]) if sm.input.sources else [],
+                 overlay=[s for path in sm.input.catalog for s in read_sky_csv(path)])
 qa["provenance"] = provenance_record(sm.config, inputs=[sm.input.ms, sm.input.vp, *sm.input.sources])
 write_json(sm.output.qa, qa)

@@ -1,12 +1,10 @@
 """Rule simulate_truth: truth.json, sky.csv, calibrators.csv and survey tables of the simulated run."""
-import os
-
 from dsa110_contimg.logutil import to_file
-from dsa110_contimg.simulate.catalogs import write_survey_tables
-from dsa110_contimg.simulate.run import write_truth
+from dsa110_contimg.settings import Settings
+from dsa110_contimg.simulate.run import write_truth_and_surveys
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-truth = write_truth(sm.config, sm.output.truth, sm.output.catalog, sm.output.calibrators)
-paths = write_survey_tables(truth["sky"], sm.config["simulation"]["seed"], os.path.dirname(sm.output.nvss))
-assert paths == {"nvss": sm.output.nvss, "vlass": sm.output.vlass, "first": sm.output.first}, paths
+write_truth_and_surveys(Settings.from_config(sm.config), truth_path=sm.output.truth, catalog_path=sm.output.catalog,
+                        calibrators_path=sm.output.calibrators,
+                        surveys={"nvss": sm.output.nvss, "vlass": sm.output.vlass, "first": sm.output.first})

@@ -13,6 +13,7 @@ import os
 import pytest
 
 from dsa110_contimg.config import load_config
+from dsa110_contimg.settings import Settings
 from dsa110_contimg.simulate.run import simulate_group, write_truth
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,10 +54,11 @@ def small_config(tmp: str, **sim_over) -> dict:
 
 def make_group(tmp: str, cfg: dict) -> tuple[dict, list[str]]:
     """Write truth + the first planned group into ``tmp``; return (truth, sorted file list)."""
-    truth = write_truth(cfg, os.path.join(tmp, "truth.json"), os.path.join(tmp, "sky.csv"))
+    settings = Settings.from_config(cfg)
+    truth = write_truth(settings, os.path.join(tmp, "truth.json"), os.path.join(tmp, "sky.csv"))
     gid = truth["groups"][0]["group_id"]
     raw = os.path.join(tmp, "raw")
-    simulate_group(cfg, truth, gid, raw)
+    simulate_group(settings, truth, gid, raw)
     return truth, sorted(glob.glob(os.path.join(raw, "*.hdf5")))
 
 

@@ -7,6 +7,7 @@ group), so damage never leaks into other tests.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import re
 import warnings
@@ -20,12 +21,19 @@ from dsa110_contimg import grouping
 from dsa110_contimg.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, validate
 from dsa110_contimg.conversion.convert import ConversionError, convert_group
 from dsa110_contimg.geometry import StationFileError, StationFileWarning, read_station_file
+from dsa110_contimg.settings import Settings
 from dsa110_contimg.uvh5_io import UVH5Error, parse_name, read_header, read_visibilities
 
 WRITERS = ["monolithic", "parallel"]
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def convert(files: list[str], out_ms: str, cfg: dict, *, writer: str = "auto") -> dict:
+    """convert_group with the config dict of a fixture and the given writer."""
+    s = Settings.from_config(cfg)
+    return convert_group(files, out_ms, telescope=s.telescope, conversion=dataclasses.replace(s.conversion, writer=writer))
 
 
 def by_subband(files: list[str]) -> dict[int, str]:
@@ -126,7 +134,7 @@ def test_convert_with_missing_file_path(group_copy, tmp_path):
     os.remove(gone)
     out_ms = out_paths(tmp_path, cfg)
     with pytest.raises(ConversionError, match=rf"not found: .*{re.escape(gone)}"):
-        convert_group(files, out_ms, cfg)
+        convert(files, out_ms, cfg)
     assert_nothing_written(out_ms, cfg["conversion"]["stage_dir"])
 
 
@@ -167,7 +175,7 @@ def test_damaged_file_convert_fails_cleanly(group_copy, tmp_path, damage, writer
     damage(bad)
     out_ms = out_paths(tmp_path, cfg)
     with pytest.raises(ConversionError, match=rf"{re.escape(bad)}: .*truncated or corrupt"):
-        convert_group(files, out_ms, cfg, writer=writer)
+        convert(files, out_ms, cfg, writer=writer)
     assert_nothing_written(out_ms, cfg["conversion"]["stage_dir"])
 
 
@@ -175,13 +183,13 @@ def test_damaged_file_does_not_replace_existing_ms(group_copy, tmp_path):
     """A failed reconversion leaves a previous good MS in place, untouched."""
     cfg, _truth, files = group_copy
     out_ms = out_paths(tmp_path, cfg)
-    convert_group(files, out_ms, cfg, writer="parallel")
+    convert(files, out_ms, cfg, writer="parallel")
     marker = os.path.join(out_ms, "table.dat")
     assert os.path.isfile(marker)
     before = os.stat(marker).st_mtime_ns
     truncate_half(by_subband(files)[9])
     with pytest.raises(ConversionError, match="truncated or corrupt"):
-        convert_group(files, out_ms, cfg, writer="parallel")
+        convert(files, out_ms, cfg, writer="parallel")
     assert os.stat(marker).st_mtime_ns == before
     assert os.listdir(os.path.dirname(out_ms)) == [os.path.basename(out_ms)]
 
@@ -197,7 +205,7 @@ def test_corrupt_data_section_leaves_no_ms(group_copy, tmp_path, writer):
         read_visibilities(bad)
     out_ms = out_paths(tmp_path, cfg)
     with pytest.raises(Exception):  # noqa: B017,PT011 - the type is pinned by the xfail test below
-        convert_group(files, out_ms, cfg, writer=writer)
+        convert(files, out_ms, cfg, writer=writer)
     assert_nothing_written(out_ms, cfg["conversion"]["stage_dir"])
 
 
@@ -207,7 +215,7 @@ def test_corrupt_data_section_raises_conversion_error(group_copy, tmp_path, writ
     bad = by_subband(files)[6]
     garble_flags_chunk(bad)
     with pytest.raises(ConversionError, match=re.escape(bad)):
-        convert_group(files, out_paths(tmp_path, cfg), cfg, writer=writer)
+        convert(files, out_paths(tmp_path, cfg), cfg, writer=writer)
 
 
 # ----------------------------------------------------------------------------- inconsistent subbands
@@ -240,7 +248,7 @@ def test_subbands_disagree_convert(group_copy, tmp_path, writer, what):
     damage(bad)
     out_ms = out_paths(tmp_path, cfg)
     with pytest.raises(ConversionError, match=pattern.format(name=re.escape(os.path.basename(bad)))):
-        convert_group(files, out_ms, cfg, writer=writer)
+        convert(files, out_ms, cfg, writer=writer)
     assert_nothing_written(out_ms, cfg["conversion"]["stage_dir"])
 
 
@@ -274,7 +282,7 @@ def test_shape_disagreement(group_copy, tmp_path):
     with pytest.raises(UVH5Error, match=rf"^{re.escape(bad)}: Data/visdata has shape"):
         read_header(bad)
     with pytest.raises(ConversionError, match=re.escape(bad)):
-        convert_group(files, out_paths(tmp_path, cfg), cfg)
+        convert(files, out_paths(tmp_path, cfg), cfg)
 
 
 # ----------------------------------------------------------------------------- station file
@@ -388,11 +396,11 @@ def test_convert_unknown_writer(group_copy, tmp_path):
     cfg, _truth, files = group_copy
     out_ms = out_paths(tmp_path, cfg)
     with pytest.raises(ConversionError, match=r"unknown writer 'bogus'; choose one of auto, monolithic, parallel"):
-        convert_group(files, out_ms, cfg, writer="bogus")
+        convert(files, out_ms, cfg, writer="bogus")
     assert_nothing_written(out_ms, cfg["conversion"]["stage_dir"])
 
 
 def test_convert_no_files(corrupted_group, tmp_path):
     cfg = corrupted_group[0]
     with pytest.raises(ConversionError, match="no subband files"):
-        convert_group([], str(tmp_path / "x.ms"), cfg)
+        convert([], str(tmp_path / "x.ms"), cfg)

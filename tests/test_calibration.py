@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import shutil
@@ -12,6 +13,7 @@ from casacore import tables
 from conftest import small_config
 
 from dsa110_contimg.calibration import apply as ap
+from dsa110_contimg.calibration import validity
 from dsa110_contimg.calibration import calibrators, model, pipeline, qa
 from dsa110_contimg.calibration.flagging import flag_ms
 from dsa110_contimg.calibration.solve import (
@@ -20,8 +22,11 @@ from dsa110_contimg.calibration.solve import (
     pick_refant,
 )
 from dsa110_contimg.conversion.convert import convert_group
-from dsa110_contimg.simulate import truthcheck
+from dsa110_contimg.geometry import DISH_DIAMETER_M
+from dsa110_contimg.settings import Settings
+from dsa110_contimg.validation import calibration as truthcheck
 from dsa110_contimg.simulate.run import simulate_group, write_truth
+from dsa110_contimg.sky import PointSource
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +35,22 @@ def cal_run(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("calrun"))
     cfg = small_config(d, n_active=24, nchan_per_subband=4, ntimes=24, science_groups_per_epoch=1,
                        n_field_sources=1, field_flux_mjy=[2000.0, 2000.0], field_radius_deg=0.3)
-    truth = write_truth(cfg, f"{d}/truth.json", f"{d}/sky.csv")
+    settings = Settings.from_config(cfg)
+    truth = write_truth(settings, f"{d}/truth.json", f"{d}/sky.csv")
     mss, stats = [], []
     for g in truth["groups"]:
         raw = f"{d}/raw/{g['group_id']}"
-        simulate_group(cfg, truth, g["group_id"], raw)
+        simulate_group(settings, truth, g["group_id"], raw)
         ms = f"{d}/{g['group_id']}.ms"
-        convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, cfg)
-        stats.append(flag_ms(ms))
+        convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, telescope=settings.telescope, conversion=settings.conversion)
+        stats.append(flag_ms(ms, calibration=settings.calibration))
         mss.append(ms)
     s = truth["sky"][0]
-    cal = calibrators.Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
-    summary = pipeline.solve_calibrator_group(mss[0], cal, cfg, f"{d}/cal")
-    return {"d": d, "cfg": cfg, "truth": truth, "ms": mss, "flag_stats": stats, "summary": summary, "cal": cal}
+    cal = PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
+    summary = pipeline.solve_calibrator_group(mss[0], calibrator=cal, caldir=f"{d}/cal", telescope=settings.telescope,
+                                              calibration=settings.calibration)
+    return {"d": d, "cfg": cfg, "settings": settings, "truth": truth, "ms": mss, "flag_stats": stats, "summary": summary,
+            "cal": cal}
 
 
 def _station(name: str) -> int:
@@ -105,14 +113,14 @@ def test_bandpass_matches_truth(cal_run):
 def test_calibrated_calibrator_matches_model_and_science_flux(cal_run):
     """Calibrator CORRECTED_DATA = model within 1%; the science group's 2 Jy source within 3%."""
     calsets = pipeline.calsets_from_summaries([cal_run["summary"]])
-    c = cal_run["cfg"]["calibration"]
+    c = cal_run["settings"].calibration
     for ms, src in zip(cal_run["ms"], cal_run["truth"]["sky"], strict=True):
-        tabs, info = ap.select_tables(calsets, ap.ms_mid_mjd(ms), c["bp_validity_h"], c["gain_validity_h"])
+        tabs, info = validity.select_tables(calsets, ap.ms_mid_mjd(ms), bp_validity_h=c.bp_validity_h, gain_validity_h=c.gain_validity_h)
         assert info["G"]["cal_group"] == os.path.basename(cal_run["ms"][0])
         stats = ap.apply(ms, tabs)
         assert stats["nonfinite"] == 0
-        unit = calibrators.Calibrator(src["name"], src["ra_deg"], src["dec_deg"], 1.0, src["alpha"])
-        model.set_calibrator_model(ms, unit, cal_run["cfg"]["telescope"])
+        unit = PointSource(src["name"], src["ra_deg"], src["dec_deg"], 1.0, src["alpha"])
+        model.set_calibrator_model(ms, unit, telescope=cal_run["settings"].telescope)
         with tables.table(ms, ack=False) as t:
             cor, mod, f = t.getcol("CORRECTED_DATA"), t.getcol("MODEL_DATA"), t.getcol("FLAG")
             a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
@@ -143,7 +151,8 @@ def test_too_little_unflagged_data(cal_run, tmp_path):
         f[: int(0.9 * len(f))] = True
         t.putcol("FLAG", f)
     with pytest.raises(CalibrationError, match=r"only \d+\.\d% of the calibrator data are unflagged"):
-        pipeline.solve_calibrator_group(ms, cal_run["cal"], cal_run["cfg"], str(tmp_path / "cal"))
+        pipeline.solve_calibrator_group(ms, calibrator=cal_run["cal"], caldir=str(tmp_path / "cal"),
+                                        telescope=cal_run["settings"].telescope, calibration=cal_run["settings"].calibration)
 
 
 def test_flagged_refant(cal_run):
@@ -158,15 +167,15 @@ def test_flagged_refant(cal_run):
 def test_science_group_outside_every_window(cal_run):
     calsets = pipeline.calsets_from_summaries([cal_run["summary"]])
     mid = calsets[0].mid_mjd + 2.0 / 24  # 2 h later: K/B valid, G not (1 h window)
-    with pytest.raises(ap.ApplyError, match=r"no G table valid at MJD .*gain_validity_h = 1"):
-        ap.select_tables(calsets, mid, 24.0, 1.0)
-    with pytest.raises(ap.ApplyError, match="no K table valid"):
-        ap.select_tables(calsets, calsets[0].mid_mjd + 2.0, 24.0, 1.0)
+    with pytest.raises(validity.ApplyError, match=r"no G table valid at MJD .*gain_validity_h = 1"):
+        validity.select_tables(calsets, mid, bp_validity_h=24.0, gain_validity_h=1.0)
+    with pytest.raises(validity.ApplyError, match="no K table valid"):
+        validity.select_tables(calsets, calsets[0].mid_mjd + 2.0, bp_validity_h=24.0, gain_validity_h=1.0)
 
 
 def test_calibrator_missing_from_catalog(tmp_path):
     path = tmp_path / "cals.csv"
-    calibrators.write_catalog([calibrators.Calibrator("A", 10, 50, 5, -0.7)], str(path))
+    calibrators.write_catalog([PointSource("A", 10, 50, 5, -0.7)], str(path))
     cals = calibrators.read_catalog(str(path))
     with pytest.raises(calibrators.CalibratorCatalogError, match="'B' is not in the catalog"):
         calibrators.lookup(cals, "B")
@@ -177,28 +186,29 @@ def test_calibrator_missing_from_catalog(tmp_path):
 
 
 def test_transit_detection_uses_beam_weighted_flux():
-    cals = [calibrators.Calibrator("near", 100.0, 54.6, 5.0, -0.7), calibrators.Calibrator("far", 100.0, 58.0, 50.0, -0.7)]
-    assert calibrators.transit_calibrator(cals, 100.0, 54.57, 2.0).name == "near"
+    cals = [PointSource("near", 100.0, 54.6, 5.0, -0.7), PointSource("far", 100.0, 58.0, 50.0, -0.7)]
+    at = {"ra0_deg": 100.0, "dec0_deg": 54.57, "min_flux_jy": 2.0, "dish_m": DISH_DIAMETER_M}
+    assert calibrators.transit_calibrator(cals, **at).name == "near"
     # 3.4 deg away: Airy power at 1.4 GHz ~ 0.03 -> 50 Jy weighs ~1.5 Jy < 2 Jy
-    assert calibrators.transit_calibrator([cals[1]], 100.0, 54.57, 2.0) is None
+    assert calibrators.transit_calibrator([cals[1]], **at) is None
 
 
 def test_model_precedence_and_multi_component_sum(cal_run, tmp_path):
     cal = cal_run["cal"]
-    sky = [calibrators.Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in cal_run["truth"]["sky"]]
+    sky = [PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in cal_run["truth"]["sky"]]
     # calibrator in the field wins
-    assert model.model_sources(cal, sky, cal.ra_deg, cal.dec_deg, 2.0, 0.5) == [cal]
+    assert model.model_sources(cal, sky, ra0_deg=cal.ra_deg, dec0_deg=cal.dec_deg, radius_deg=2.0, min_flux_jy=0.5) == [cal]
     # science field: no calibrator there -> catalog sources above the cut
     fld = sky[1]
-    assert model.model_sources(cal, sky, fld.ra_deg, fld.dec_deg, 2.0, 0.5) == [fld]
-    assert model.model_sources(cal, sky, fld.ra_deg, fld.dec_deg, 2.0, 5.0) == []
+    assert model.model_sources(cal, sky, ra0_deg=fld.ra_deg, dec0_deg=fld.dec_deg, radius_deg=2.0, min_flux_jy=0.5) == [fld]
+    assert model.model_sources(cal, sky, ra0_deg=fld.ra_deg, dec0_deg=fld.dec_deg, radius_deg=2.0, min_flux_jy=5.0) == []
     # a two-component model is the sum of the single-component models (beam per source)
     ms = str(tmp_path / "sci.ms")
     shutil.copytree(cal_run["ms"][1], ms)
-    other = calibrators.Calibrator("B", fld.ra_deg + 0.5, fld.dec_deg - 0.3, 0.7, -0.5)
+    other = PointSource("B", fld.ra_deg + 0.5, fld.dec_deg - 0.3, 0.7, -0.5)
     parts = []
     for srcs in ([fld], [other], [fld, other]):
-        model.set_model(ms, srcs, cal_run["cfg"]["telescope"])
+        model.set_model(ms, srcs, telescope=cal_run["settings"].telescope)
         parts.append(tables.table(ms, ack=False).getcol("MODEL_DATA"))
     assert np.allclose(parts[2], parts[0] + parts[1], atol=1e-5 * np.abs(parts[0]).max())
 
@@ -208,13 +218,13 @@ def test_fast_mode_solves(cal_run, tmp_path):
 
     ms = str(tmp_path / "cal.ms")
     shutil.copytree(cal_run["ms"][0], ms)
-    cc = {**cal_run["cfg"]["calibration"], "fast": True, "fast_uvrange": ">20m"}
-    tabs = solve(ms, str(tmp_path / "cal"), cc, cal_run["summary"]["refant"])
+    cc = dataclasses.replace(cal_run["settings"].calibration, fast=True, fast_uvrange=">20m")
+    tabs = solve(ms, caldir=str(tmp_path / "cal"), refant=cal_run["summary"]["refant"], calibration=cc)
     b = qa.read_caltable(tabs["B"])
     g = qa.read_caltable(tabs["G"])
     n_int = len(np.unique(g["time"]))
     assert n_int < cal_run["cfg"]["simulation"]["ntimes"]  # 60 s gain intervals, not per integration
-    assert b["values"].shape[1] == 64 // cc["fast_chanbin"]  # bandpass solved on channel bins
+    assert b["values"].shape[1] == 64 // cc.fast_chanbin  # bandpass solved on channel bins
 
 
 def test_aoflagger_sees_existing_flags():
@@ -237,3 +247,27 @@ def test_aoflagger_sees_existing_flags():
     assert out[8:12, 20:40].all()
     extra = (out & ~flags).any(axis=2).sum() - (clean & ~flags).any(axis=2).sum()
     assert extra < 80, extra
+
+
+def test_point_source_rows_is_the_ft_convention():
+    """The DFT fallback (no CASA): S(nu) exp(+2 pi i nu/c (u l + v m + w (n - 1))) per row,
+    with S(nu) = S_1.4 (nu / 1.4 GHz)^alpha; a source at the phase centre gives S(nu) on every row."""
+    from dsa110_contimg.geometry import C_M_S
+    from dsa110_contimg.msmeta import DriftGeometry
+
+    ra0, dec0 = np.radians(120.0), np.radians(54.0)
+    freqs = np.array([1.31e9, 1.40e9, 1.49e9])
+    geo = DriftGeometry(np.array([0.0, 10.0]), freqs, ra0, dec0, np.array([ra0, ra0]), np.array([dec0, dec0]))
+    uvw = np.array([[100.0, -40.0, 3.0], [-250.0, 80.0, -7.0]])
+    time_s = np.array([0.0, 10.0])
+    centre = PointSource("c", 120.0, 54.0, 2.0, -0.7)
+    assert np.allclose(model.point_source_rows(centre, uvw_m=uvw, time_s=time_s, geo=geo),
+                       centre.flux_at(freqs)[None, :], rtol=1e-12)
+    off = PointSource("o", 120.5, 54.3, 1.0, 0.3)
+    ra, dec = np.radians(off.ra_deg), np.radians(off.dec_deg)
+    l = np.cos(dec) * np.sin(ra - ra0)  # noqa: E741
+    m = np.sin(dec) * np.cos(dec0) - np.cos(dec) * np.sin(dec0) * np.cos(ra - ra0)
+    n = np.sqrt(1 - l**2 - m**2)
+    path = uvw[:, 0] * l + uvw[:, 1] * m + uvw[:, 2] * (n - 1)
+    expect = off.flux_at(freqs)[None, :] * np.exp(2j * np.pi * path[:, None] * freqs[None, :] / C_M_S)
+    assert np.allclose(model.point_source_rows(off, uvw_m=uvw, time_s=time_s, geo=geo), expect, rtol=1e-9)

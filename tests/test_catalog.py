@@ -12,13 +12,18 @@ import math
 import os
 import sqlite3
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from dsa110_contimg.catalog.build_master import build_master, main, read_meta, read_references, read_sources
 from dsa110_contimg.catalog.readers import flux_unit_factor, parse_dec, parse_ra, read_survey
+from dsa110_contimg.settings import Settings, SurveyColumns
 from dsa110_contimg.simulate.catalogs import NVSS_LIMIT_MJY, write_survey_tables
+
+CATALOG = Settings.from_config({}).catalog  # the schema's defaults
 
 RA0, DEC0 = 150.0, 40.0
 SPACING_DEG = 3.0 / 60.0  # sources on a 3' grid: no accidental confusion
@@ -51,7 +56,7 @@ def built(tmp_path_factory):
     sky = _sky()
     paths = write_survey_tables(sky, seed=5, out_dir=str(d))
     db = str(d / "master.sqlite3")
-    summary = build_master(paths["nvss"], db, vlass=paths["vlass"], first=paths["first"])
+    summary = build_master(paths["nvss"], db, catalog=CATALOG, vlass=paths["vlass"], first=paths["first"])
     return {"sky": sky, "paths": paths, "db": db, "summary": summary, "dir": d}
 
 
@@ -147,10 +152,9 @@ def test_thresholds_and_finalref_ids(built, tmp_path):
     src = read_sources(built["db"])
     _, final = _expected_views(src, snr=200.0, amin=-1.0, amax=0.0, final_snr=400.0)
     pick = sorted(final)[:2]
-    s = build_master(
-        p["nvss"], db, vlass=p["vlass"], first=p["first"], goodref_snr_min=200, goodref_alpha_min=-1.0,
-        goodref_alpha_max=0.0, finalref_snr_min=400, finalref_ids=pick + ["NOT_A_SOURCE"],
-    )
+    cat = dataclasses.replace(CATALOG, goodref_snr_min=200, goodref_alpha_min=-1.0, goodref_alpha_max=0.0,
+                              finalref_snr_min=400, finalref_ids=(*pick, "NOT_A_SOURCE"))
+    s = build_master(p["nvss"], db, catalog=cat, vlass=p["vlass"], first=p["first"])
     good2, _ = _expected_views(read_sources(db), snr=200.0, amin=-1.0, amax=0.0)
     assert set(read_references(db, "good_references")["source_id"]) == good2
     assert set(read_references(db)["source_id"]) == set(pick)
@@ -160,7 +164,7 @@ def test_thresholds_and_finalref_ids(built, tmp_path):
 
 def test_no_vlass_alpha_null_allowed(built, tmp_path):
     db = str(tmp_path / "nv.sqlite3")
-    build_master(built["paths"]["nvss"], db)
+    build_master(built["paths"]["nvss"], db, catalog=CATALOG)
     src = read_sources(db)
     assert src["alpha"].isna().all() and src["n_matches_vlass"].isna().all() and src["resolved_flag"].isna().all()
     good, _ = _expected_views(src)
@@ -246,7 +250,7 @@ def test_mapping_missing_and_dropped_rows(tmp_path):
     with pytest.raises(ValueError, match="NoSuchCol"):
         read_survey(str(f), "nvss", mapping={**m, "flux": "NoSuchCol"})
     db = str(tmp_path / "m.sqlite3")
-    s = build_master(str(f), db, columns={"nvss": m})
+    s = build_master(str(f), db, catalog=dataclasses.replace(CATALOG, columns=SurveyColumns(nvss=m, vlass={}, first={})))
     assert s["rows_dropped"]["nvss"] == 3
     ids = read_sources(db)["source_id"].tolist()
     assert ids == ["NVSS_J010.0000+20.0000", "NVSS_J012.0000+22.0000"]
@@ -267,3 +271,4 @@ def test_cli(built, tmp_path, capsys):
     assert rc == 2 and not os.path.exists(bad)
     assert "kJy" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert main(["--nvss", str(tmp_path / "missing.csv"), "--out", bad]) == 2
+

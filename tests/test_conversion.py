@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -14,16 +15,23 @@ from astropy.time import Time
 from casacore import tables
 
 from dsa110_contimg.conversion.convert import convert_group
+from dsa110_contimg.settings import Settings
 
 C = 299792458.0
 WRITERS = ["parallel", "monolithic"]
+
+
+def convert(files, out, cfg, *, writer):
+    """convert_group with the config dict of a fixture and the given writer."""
+    s = Settings.from_config(cfg)
+    return convert_group(files, out, telescope=s.telescope, conversion=dataclasses.replace(s.conversion, writer=writer))
 
 
 @pytest.fixture(scope="module", params=WRITERS)
 def converted(request, corrupted_group, tmp_path_factory):
     cfg, truth, files = corrupted_group
     out = str(tmp_path_factory.mktemp(f"ms_{request.param}") / "group.ms")
-    summary = convert_group(files, out, cfg, writer=request.param)
+    summary = convert(files, out, cfg, writer=request.param)
     return request.param, cfg, files, out, summary
 
 
@@ -163,7 +171,7 @@ def test_writers_agree(corrupted_group, tmp_path):
     cfg, truth, files = corrupted_group
     out = {}
     for w in WRITERS:
-        convert_group(files, str(tmp_path / f"{w}.ms"), cfg, writer=w)
+        convert(files, str(tmp_path / f"{w}.ms"), cfg, writer=w)
         with tables.table(str(tmp_path / f"{w}.ms"), ack=False) as t:
             out[w] = (t.getcol("DATA"), t.getcol("UVW"), t.getcol("FLAG"), t.getcol("TIME"))
     for a, b in zip(out["parallel"], out["monolithic"], strict=True):
@@ -173,7 +181,7 @@ def test_writers_agree(corrupted_group, tmp_path):
 def test_atomic_output_and_no_leftovers(corrupted_group, tmp_path):
     cfg, truth, files = corrupted_group
     out = tmp_path / "g.ms"
-    convert_group(files, str(out), cfg, writer="parallel")
+    convert(files, str(out), cfg, writer="parallel")
     assert sorted(os.listdir(tmp_path)) == ["g.ms"]
     leftovers = [p for p in os.listdir("/dev/shm") if p.startswith(".g.ms.")] if os.path.isdir("/dev/shm") else []
     assert not leftovers
@@ -190,7 +198,7 @@ def test_casa_reads_and_images(clean_group, tmp_path):
 
     cfg, truth, files = clean_group
     ms = str(tmp_path / "clean.ms")
-    convert_group(files, ms, cfg, writer="parallel")
+    convert(files, ms, cfg, writer="parallel")
     md = msmetadata()
     md.open(ms)
     try:
@@ -227,12 +235,12 @@ def test_row_blocks_and_workers_do_not_change_the_ms(corrupted_group, tmp_path, 
     from dsa110_contimg.conversion import parallel
 
     cfg, truth, files = corrupted_group
-    convert_group(files, str(tmp_path / "ref.ms"), cfg, writer="parallel")
+    convert(files, str(tmp_path / "ref.ms"), cfg, writer="parallel")
     monkeypatch.setattr(parallel, "BLOCK_BYTES", 40_000)
     cfg2 = {**cfg, "conversion": {**cfg["conversion"], "workers": workers}}
     nrows = tables.table(str(tmp_path / "ref.ms"), ack=False).nrows()
     assert len(parallel.row_blocks(nrows, 16 * cfg["simulation"]["nchan_per_subband"], 2)) > 5
-    convert_group(files, str(tmp_path / "blocks.ms"), cfg2, writer="parallel")
+    convert(files, str(tmp_path / "blocks.ms"), cfg2, writer="parallel")
     with tables.table(str(tmp_path / "ref.ms"), ack=False) as a, tables.table(str(tmp_path / "blocks.ms"), ack=False) as b:
         for col in ("DATA", "CORRECTED_DATA", "MODEL_DATA", "FLAG", "WEIGHT_SPECTRUM", "WEIGHT", "UVW"):
             assert np.array_equal(a.getcol(col), b.getcol(col)), col
@@ -242,17 +250,17 @@ def test_conversion_workers_by_group_size(tmp_path):
     """The demo's groups (~28 MB of visibilities, 43 MB on disk) get one conversion worker
     and thread; a full-size group (96 antennas, 48 channels per subband) gets
     conversion.workers; real data are sized from the files on disk."""
-    from dsa110_contimg.config import load_config
     from dsa110_contimg.conversion.workers import conversion_workers, files_mb, simulated_group_mb
+    from dsa110_contimg.settings import load_settings
 
-    cfg = load_config()
-    demo = simulated_group_mb(cfg["simulation"])
-    n_ant = len(cfg["simulation"]["active_antennas"])
+    s = load_settings()
+    demo = simulated_group_mb(s.simulation)
+    n_ant = len(s.simulation.active_antennas)
     assert demo == pytest.approx(n_ant * (n_ant + 1) / 2 * 24 * 4 * 16 * 2 * 13 / 1e6)
-    assert conversion_workers(demo, cfg["conversion"]) == 1
-    full = simulated_group_mb({**cfg["simulation"], "active_antennas": list(range(1, 97)), "nchan_per_subband": 48})
-    assert full > 1000 and conversion_workers(full, {**cfg["conversion"], "workers": 3}) == 3
+    assert conversion_workers(demo, conversion=s.conversion) == 1
+    full = simulated_group_mb(dataclasses.replace(s.simulation, active_antennas=tuple(range(1, 97)), nchan_per_subband=48))
+    assert full > 1000 and conversion_workers(full, conversion=dataclasses.replace(s.conversion, workers=3)) == 3
     f = tmp_path / "sb00.hdf5"
     f.write_bytes(b"\0" * 3_000_000)
     assert files_mb([str(f), str(tmp_path / "missing.hdf5")]) == pytest.approx(3.0)
-    assert conversion_workers(files_mb([str(f)]), {"workers": 4, "parallel_min_mb": 2}) == 4
+    assert conversion_workers(files_mb([str(f)]), conversion=dataclasses.replace(s.conversion, workers=4, parallel_min_mb=2)) == 4

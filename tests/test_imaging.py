@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import math
 import os
@@ -15,17 +16,23 @@ from astropy.wcs import WCS
 from casacore import tables
 
 from conftest import small_config
+from dsa110_contimg.config import load_config
 from dsa110_contimg.beam.h5model import BeamModelError, read_model, write_airy_model
 from dsa110_contimg.beam.vptable import build_vp_table
 from dsa110_contimg.calibration import apply as ap
-from dsa110_contimg.calibration import calibrators, pipeline
+from dsa110_contimg.calibration import validity
+from dsa110_contimg.calibration import pipeline
 from dsa110_contimg.calibration.flagging import flag_ms
 from dsa110_contimg.conversion.convert import convert_group
 from dsa110_contimg.geometry import airy_power
-from dsa110_contimg.imaging.pipeline import image_group
+from dsa110_contimg.imaging import pipeline as img_pipeline
+from dsa110_contimg.imaging.params import ImagingError, choose_datacolumn, image_geometry
 from dsa110_contimg.imaging.qa import peak_subpixel
-from dsa110_contimg.imaging.tclean_image import ImagingError, choose_datacolumn, image_geometry, run_tclean
+from dsa110_contimg.imaging.tclean_backend import run_tclean
+from dsa110_contimg.provenance import config_hash
+from dsa110_contimg.settings import Settings
 from dsa110_contimg.simulate.run import simulate_group, write_truth
+from dsa110_contimg.sky import DEFAULT_ALPHA, PointSource
 
 # 26 stations of the two core arms: a compact array, so images stay small and fast
 CORE = list(range(1, 103, 4))
@@ -37,34 +44,48 @@ def img_run(tmp_path_factory):
     cfg = small_config(d, active_antennas=CORE, nchan_per_subband=4, ntimes=24, science_groups_per_epoch=1,
                        n_field_sources=1, field_flux_mjy=[2000.0, 2000.0], field_radius_deg=0.6)
     cfg["imaging"].update(niter=3000, threshold="2mJy", pixels_per_beam=5)
-    truth = write_truth(cfg, f"{d}/truth.json", f"{d}/sky.csv")
+    settings = Settings.from_config(cfg)
+    truth = write_truth(settings, f"{d}/truth.json", f"{d}/sky.csv")
     mss = []
     for g in truth["groups"]:
         raw = f"{d}/raw/{g['group_id']}"
-        simulate_group(cfg, truth, g["group_id"], raw)
+        simulate_group(settings, truth, g["group_id"], raw)
         ms = f"{d}/{g['group_id']}.ms"
-        convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, cfg)
-        flag_ms(ms)
+        convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, telescope=settings.telescope, conversion=settings.conversion)
+        flag_ms(ms, calibration=settings.calibration)
         mss.append(ms)
     s = truth["sky"][0]
-    cal = calibrators.Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
-    summary = pipeline.solve_calibrator_group(mss[0], cal, cfg, f"{d}/cal")
+    cal = PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
+    summary = pipeline.solve_calibrator_group(mss[0], calibrator=cal, caldir=f"{d}/cal", telescope=settings.telescope,
+                                              calibration=settings.calibration)
     calsets = pipeline.calsets_from_summaries([summary])
     for ms in mss:
-        tabs, _ = ap.select_tables(calsets, ap.ms_mid_mjd(ms), 24.0, 1.0)
+        tabs, _ = validity.select_tables(calsets, ap.ms_mid_mjd(ms), bp_validity_h=24.0, gain_validity_h=1.0)
         ap.apply(ms, tabs)
     write_airy_model(f"{d}/beam.h5", [1.35e9, 1.4e9, 1.45e9], 4.65)
     vp = build_vp_table(f"{d}/beam.h5", f"{d}/dsa110.vp", cfg["telescope"]["name"], 1.4e9)
-    return {"d": d, "cfg": cfg, "truth": truth, "ms": mss[1], "cal_ms": mss[0], "vp": vp}
+    return {"d": d, "cfg": cfg, "settings": settings, "imaging": settings.imaging, "tel": settings.telescope,
+            "truth": truth, "ms": mss[1], "cal_ms": mss[0], "vp": vp}
+
+
+def image_group(ms, prefix, img_run, *, beam_h5="", sky_sources=(), **imaging):
+    """image_group with the fixture's settings, ``imaging`` fields replaced."""
+    return img_pipeline.image_group(ms_path=ms, fits_prefix=prefix, imaging=dataclasses.replace(img_run["imaging"], **imaging),
+                                    telescope=img_run["tel"], config_hash=config_hash(img_run["cfg"]), vptable=img_run["vp"],
+                                    beam_h5=beam_h5, sky_sources=sky_sources)
+
+
+def _imaging(img_run, **fields):
+    return dataclasses.replace(img_run["imaging"], **fields)
 
 
 def test_vp_table_reproduces_the_beam(img_run, tmp_path):
     """tclean's .pb from the VP table = the simulator's Airy beam within 1% where pb > 0.25."""
     from casatools import image
 
-    cfg = img_run["cfg"]
-    geom = image_geometry(img_run["ms"], cfg["imaging"], 4.65)
-    run_tclean(img_run["ms"], str(tmp_path / "pbtest"), {**cfg["imaging"], "niter": 0}, {**geom, "niter": 0}, "corrected", img_run["vp"])
+    geom = image_geometry(img_run["ms"], imaging=img_run["imaging"], telescope=img_run["tel"])
+    run_tclean(ms_path=img_run["ms"], imagename=str(tmp_path / "pbtest"), imaging=_imaging(img_run, niter=0),
+               geometry={**geom, "niter": 0}, datacolumn="corrected", vptable=img_run["vp"])
     ia = image()
     ia.open(str(tmp_path / "pbtest.pb"))
     pb = ia.getchunk()[:, :, 0, 0]
@@ -107,14 +128,16 @@ def test_beam_orientation_on_the_sky(img_run, tmp_path):
     from astropy.coordinates import SkyCoord
     from casatasks import exportfits
 
-    from dsa110_contimg.imaging.beam_equalize import SkySource, load_beams, ms_geometry, source_beam
-    from dsa110_contimg.imaging.wsclean_image import model_pb_on_image
+    from dsa110_contimg.imaging.primary_beam import model_pb_on_image
+    from dsa110_contimg.imaging.static_beam import load_beams, source_beam
+    from dsa110_contimg.msmeta import drift_geometry
 
     cfg, h5 = img_run["cfg"], str(tmp_path / "squint.h5")
     _write_squinted_model(h5, 1.0, 45.0)
     vp = build_vp_table(h5, str(tmp_path / "squint.vp"), cfg["telescope"]["name"], 1.4e9)
-    geom = image_geometry(img_run["ms"], cfg["imaging"], 4.65)
-    run_tclean(img_run["ms"], str(tmp_path / "sq"), {**cfg["imaging"], "niter": 0}, {**geom, "niter": 0}, "corrected", vp)
+    geom = image_geometry(img_run["ms"], imaging=img_run["imaging"], telescope=img_run["tel"])
+    run_tclean(ms_path=img_run["ms"], imagename=str(tmp_path / "sq"), imaging=_imaging(img_run, niter=0),
+               geometry={**geom, "niter": 0}, datacolumn="corrected", vptable=vp)
     exportfits(str(tmp_path / "sq.pb"), str(tmp_path / "pb.fits"))
     exportfits(str(tmp_path / "sq.image"), str(tmp_path / "im.fits"))
     pb = np.nan_to_num(np.squeeze(fits.getdata(str(tmp_path / "pb.fits"))))
@@ -129,14 +152,14 @@ def test_beam_orientation_on_the_sky(img_run, tmp_path):
     assert np.max(np.abs(pb[m] - model[m])) < 0.01
     # static beam: a source 1 deg north-east of the mid-group pointing sits in the squinted
     # peak; one 1 deg south-west is 2 deg from it
-    geo = ms_geometry(img_run["ms"], cfg["telescope"])
+    geo = drift_geometry(img_run["ms"], location=img_run["tel"].location)
     mid = geo.times.size // 2
     point = SkyCoord(math.degrees(geo.pointing_ra[mid]), math.degrees(geo.pointing_dec[mid]), unit="deg")
     beams = load_beams(h5)
     gain = {}
     for pa in (45, 225):
         c = point.directional_offset_by(pa * np.pi / 180, np.radians(1.0))
-        src = SkySource(f"PA{pa}", c.ra.deg, c.dec.deg, 1.0)
+        src = PointSource(f"PA{pa}", c.ra.deg, c.dec.deg, 1.0, DEFAULT_ALPHA)
         gain[pa] = source_beam(beams, src, geo, [1.4e9])[mid, 0]
     assert gain[45] == pytest.approx(1.0, abs=0.01)
     assert gain[225] == pytest.approx(airy_power(np.radians(2.0), 1.4e9, 4.65), abs=0.01)
@@ -145,7 +168,7 @@ def test_beam_orientation_on_the_sky(img_run, tmp_path):
 def test_pbcor_flux_and_position(img_run, tmp_path):
     """SNR > 50, pb > 0.5 source: pbcor peak within 3% of its injected flux at the image
     frequency; position within 0.1 synthesized beam."""
-    q = image_group(img_run["ms"], str(tmp_path / "sci"), img_run["cfg"], img_run["vp"])
+    q = image_group(img_run["ms"], str(tmp_path / "sci"), img_run)
     src = img_run["truth"]["sky"][1]
     h = fits.getheader(q["fits"]["image.pbcor"])
     img = np.squeeze(fits.getdata(q["fits"]["image.pbcor"]))
@@ -172,17 +195,16 @@ def test_rms_close_to_thermal(img_run, tmp_path):
     gain drift since the transit leaves residual sidelobes of bright sources.)"""
     ms = str(tmp_path / "noise.ms")
     shutil.copytree(img_run["cal_ms"], ms)
-    sky = [calibrators.Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in img_run["truth"]["sky"]]
+    sky = [PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in img_run["truth"]["sky"]]
     from dsa110_contimg.calibration.model import set_model
 
-    set_model(ms, sky, img_run["cfg"]["telescope"])
+    set_model(ms, sky, telescope=img_run["tel"])
     with tables.table(ms, readonly=False, ack=False) as t:
         t.putcol("CORRECTED_DATA", t.getcol("CORRECTED_DATA") - t.getcol("MODEL_DATA"))
         a1, a2, f = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("FLAG")
     with tables.table(ms + "::SPECTRAL_WINDOW", ack=False) as t:
         dnu = abs(t.getcol("CHAN_WIDTH")[0][0])
-    cfg = {**img_run["cfg"], "imaging": {**img_run["cfg"]["imaging"], "robust": 2.0, "niter": 0}}
-    q = image_group(ms, str(tmp_path / "nat"), cfg, img_run["vp"])
+    q = image_group(ms, str(tmp_path / "nat"), img_run, robust=2.0, niter=0)
     sim = img_run["cfg"]["simulation"]
     n_unflagged = (~f[a1 != a2]).sum()  # (baseline, time, channel, pol) samples
     sigma_vis = sim["sefd_jy"] / math.sqrt(2 * dnu * sim["integration_s"])
@@ -221,36 +243,56 @@ def test_corrected_data_all_zero(img_run, tmp_path):
 
 
 def test_imsize_that_cannot_hold_the_beam(img_run):
-    icfg = {**img_run["cfg"]["imaging"], "imsize": 128, "cell_arcsec": 30.0}
     with pytest.raises(ImagingError, match=r"imsize 128 x cell 30.00 arcsec = 1.07 deg cannot hold the primary beam"):
-        image_geometry(img_run["ms"], icfg, 4.65)
+        image_geometry(img_run["ms"], imaging=_imaging(img_run, imsize=128, cell_arcsec=30.0), telescope=img_run["tel"])
 
 
 @pytest.mark.skipif(shutil.which("wsclean") is None, reason="wsclean not installed (make test installs it)")
 def test_wsclean_and_tclean_agree(img_run, tmp_path):
     """The same group through both backends: the 2 Jy source's pbcor flux agrees within 2%."""
     src = img_run["truth"]["sky"][1]
-    fluxes = {}
+    fluxes, keys, cards = {}, {}, {}
     for backend in ("tclean", "wsclean"):
-        cfg = {**img_run["cfg"], "imaging": {**img_run["cfg"]["imaging"], "backend": backend}}
-        q = image_group(img_run["ms"], str(tmp_path / backend), cfg, img_run["vp"], beam_h5=f"{img_run['d']}/beam.h5")
+        q = image_group(img_run["ms"], str(tmp_path / backend), img_run, beam_h5=f"{img_run['d']}/beam.h5", backend=backend,
+                        export_psf=True)
+        keys[backend] = set(q["fits"])
+        cards[backend] = {k for k in fits.getheader(q["fits"]["image.pbcor"]) if k in CARDS}
+        assert q["imaging"]["backend"] == backend and q["imaging"]["robust"] == img_run["imaging"].robust
         h = fits.getheader(q["fits"]["image.pbcor"])
         img = np.squeeze(fits.getdata(q["fits"]["image.pbcor"]))
         x0, y0 = WCS(h).celestial.world_to_pixel_values(src["ra_deg"], src["dec_deg"])
         fluxes[backend] = peak_subpixel(img, float(x0), float(y0))[0]
         assert h["IMAGER"] == backend and "BMAJ" in h
     assert fluxes["wsclean"] == pytest.approx(fluxes["tclean"], rel=0.02), fluxes
+    assert keys["tclean"] == keys["wsclean"] == {"image", "image.pbcor", "pb", "residual", "psf"}
+    assert cards["tclean"] == cards["wsclean"] == CARDS
+
+
+CARDS = {"ORIGIN", "PIPEVER", "CASAVER", "CFGHASH", "INPUTMS", "DATACOL", "VPTABLE", "IMAGER", "STATBEAM", "SELFCAL", "CLNMASK",
+         "BMAJ", "BMIN", "BPA", "BUNIT"}
+
+
+def test_backends_declare_their_threads():
+    """Each backend declares the cores its job uses (the image rule's threads read it) and its inputs."""
+    from dsa110_contimg.imaging.backends import BACKENDS
+
+    assert set(BACKENDS) == {"tclean", "wsclean"}
+    assert BACKENDS["tclean"].threads == 1 and BACKENDS["wsclean"].threads == 2
+    assert {b.beam_input for b in BACKENDS.values()} == {"vptable", "beam_h5"}
+    for name, b in BACKENDS.items():
+        impl = b.load()
+        assert impl.name == name and impl.threads == b.threads and callable(impl.image)
 
 
 def test_seed_model_from_catalog(img_run, tmp_path):
     """Seeding puts catalog sources above the cut (and only those) into MODEL_DATA."""
-    from dsa110_contimg.imaging.pipeline import seed_model
-
     ms = str(tmp_path / "seed.ms")
     shutil.copytree(img_run["ms"], ms)
     src = img_run["truth"]["sky"][1]
-    cat = [(src["name"], src["ra_deg"], src["dec_deg"], 2000.0, src["alpha"]), ("faint", src["ra_deg"] + 0.2, src["dec_deg"], 5.0)]
-    assert seed_model(ms, cat, 100.0, 2.0, img_run["cfg"]["telescope"]) == [src["name"]]
+    cat = [PointSource(src["name"], src["ra_deg"], src["dec_deg"], 2.0, src["alpha"]),
+           PointSource("faint", src["ra_deg"] + 0.2, src["dec_deg"], 0.005, DEFAULT_ALPHA)]
+    assert img_pipeline.seed_model(ms, overlay=cat, imaging=_imaging(img_run, seed_min_mjy=100.0), telescope=img_run["tel"],
+                                   radius_deg=2.0) == [src["name"]]
     with tables.table(ms, ack=False) as t:
         m, c, f = t.getcol("MODEL_DATA"), t.getcol("CORRECTED_DATA"), t.getcol("FLAG")
     w = ~f
@@ -262,8 +304,7 @@ def test_seed_model_from_catalog(img_run, tmp_path):
 def test_mtmfs_products(img_run, tmp_path):
     """mtmfs: Taylor-term-0 products land under the usual names, with beam and a finite pbcor
     image at the source (its flux accuracy is not better than Hogbom's here; see tclean_image)."""
-    cfg = {**img_run["cfg"], "imaging": {**img_run["cfg"]["imaging"], "deconvolver": "mtmfs", "nterms": 2}}
-    q = image_group(img_run["ms"], str(tmp_path / "mt"), cfg, img_run["vp"])
+    q = image_group(img_run["ms"], str(tmp_path / "mt"), img_run, deconvolver="mtmfs", nterms=2)
     assert set(q["fits"]) >= {"image", "image.pbcor", "pb", "residual"}
     src = img_run["truth"]["sky"][1]
     h = fits.getheader(q["fits"]["image.pbcor"])
@@ -283,7 +324,7 @@ def _beam_model_data(ms, sources, tel):
     """MODEL_DATA = sum of CASA ft(point source) x the Airy beam A_s(t, nu) (calibration.model)."""
     from dsa110_contimg.calibration.model import set_model
 
-    set_model(ms, sources, tel)
+    set_model(ms, sources, telescope=tel)
     with tables.table(ms, ack=False) as t:
         return t.getcol("MODEL_DATA")
 
@@ -294,21 +335,19 @@ def test_static_beam_against_casa_ft(img_run, tmp_path):
     frequency on every channel) or vanishes (outside the image): checks the fringe sign,
     the direction cosines and the H5 beam (with frequency scaling) against independent code."""
     from dsa110_contimg.calibration.model import beam_factors
-    from dsa110_contimg.imaging.beam_equalize import SkySource, equalize_beam
-
-    tel = img_run["cfg"]["telescope"]
+    tel = img_run["tel"]
     ms_in = str(tmp_path / "in.ms")
     shutil.copytree(img_run["ms"], ms_in)
     s = img_run["truth"]["sky"][1]
-    cal = calibrators.Calibrator(s["name"], s["ra_deg"] + 0.7, s["dec_deg"] - 0.4, 1.5, -0.7)  # ~1 deg off axis
+    cal = PointSource(s["name"], s["ra_deg"] + 0.7, s["dec_deg"] - 0.4, 1.5, -0.7)  # ~1 deg off axis
     model = _beam_model_data(ms_in, [cal], tel)
     with tables.table(ms_in, readonly=False, ack=False) as t:
         t.putcol("CORRECTED_DATA", model)
         a1, a2, tcol = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("TIME")
-    times, freqs, beam = beam_factors(ms_in, cal, tel)
+    times, freqs, beam = beam_factors(ms_in, cal, telescope=tel)
     ref = 0.5 * (freqs.min() + freqs.max())
-    src = SkySource(cal.name, cal.ra_deg, cal.dec_deg, cal.flux_jy, cal.alpha)
-    summ = equalize_beam(ms_in, str(tmp_path / "kept.ms"), "corrected", [src], f"{img_run['d']}/beam.h5", tel, ref, 3.0, 0.0, 10.0)
+    src = cal
+    summ = _equalize(img_run, ms_in, str(tmp_path / "kept.ms"), [src], ref, 3.0, 0.0, 10.0)
     abar = summ["sources"][0]["static_beam"]
     order = np.argsort(freqs)
     at_ref = [np.interp(ref, freqs[order], b[order]) for b in beam]  # independent: Airy at ref, per integration
@@ -320,15 +359,14 @@ def test_static_beam_against_casa_ft(img_run, tmp_path):
         got = t.getcol("CORRECTED_DATA")
     assert np.max(np.abs(got[cross] - expected[cross])) < 2e-3 * np.max(np.abs(model[cross]))
     # flat_spectrum: also the catalog flux at the reference frequency on every channel
-    equalize_beam(ms_in, str(tmp_path / "flat.ms"), "corrected", [src], f"{img_run['d']}/beam.h5", tel, ref, 3.0, 0.0, 10.0,
-                  flat_spectrum=True)
+    _equalize(img_run, ms_in, str(tmp_path / "flat.ms"), [src], ref, 3.0, 0.0, 10.0, flat_spectrum=True)
     with tables.table(str(tmp_path / "flat.ms"), ack=False) as t:
         flat = t.getcol("CORRECTED_DATA")
     expected_flat = expected * ((ref / freqs) ** cal.alpha)[None, :, None]
     assert np.max(np.abs(flat[cross] - expected_flat[cross])) < 2e-3 * np.max(np.abs(model[cross]))
     assert np.max(np.abs(expected_flat[cross] - expected[cross])) > 0.03 * np.max(np.abs(model[cross]))  # a real change
     # outside the image (half width 0.5 deg): removed
-    equalize_beam(ms_in, str(tmp_path / "gone.ms"), "corrected", [src], f"{img_run['d']}/beam.h5", tel, ref, 0.5, 0.0, 10.0)
+    _equalize(img_run, ms_in, str(tmp_path / "gone.ms"), [src], ref, 0.5, 0.0, 10.0)
     with tables.table(str(tmp_path / "gone.ms"), ack=False) as t:
         gone = t.getcol("CORRECTED_DATA")
     assert np.max(np.abs(gone[cross])) < 2e-3 * np.max(np.abs(model[cross]))
@@ -345,11 +383,11 @@ def test_model_dft_matches_ft(img_run, tmp_path, monkeypatch, caplog):
 
     from dsa110_contimg.calibration.model import set_model
 
-    tel = img_run["cfg"]["telescope"]
+    tel = img_run["tel"]
     ms = str(tmp_path / "dft.ms")
     shutil.copytree(img_run["ms"], ms)
     s = img_run["truth"]["sky"][1]
-    src = calibrators.Calibrator("OFF", s["ra_deg"] + 0.9, s["dec_deg"] - 0.5, 1.5, -0.8)  # ~1 deg off the centre
+    src = PointSource("OFF", s["ra_deg"] + 0.9, s["dec_deg"] - 0.5, 1.5, -0.8)  # ~1 deg off the centre
     good = _beam_model_data(ms, [src], tel)
     real_ft = casatasks.ft
 
@@ -362,7 +400,7 @@ def test_model_dft_matches_ft(img_run, tmp_path, monkeypatch, caplog):
 
     monkeypatch.setattr(casatasks, "ft", nan_ft)
     with caplog.at_level("WARNING"):
-        set_model(ms, [src], tel)
+        set_model(ms, [src], telescope=tel)
     assert "CASA ft returned" in caplog.text
     with tables.table(ms, ack=False) as t:
         fallback = t.getcol("MODEL_DATA")
@@ -377,26 +415,23 @@ def test_static_beam_restores_fluxes_of_a_crowded_field(img_run, tmp_path):
     2x and every pbcor peak with pb > 0.5 is within 2.5% of the truth.  (On this small
     26-station field both modes give peaks within ~2%; the floor matters for the fainter
     sources of the demo, see the README.)"""
-    from dsa110_contimg.imaging.beam_equalize import SkySource
-
-    tel = img_run["cfg"]["telescope"]
+    tel = img_run["tel"]
     ms = str(tmp_path / "field.ms")
     shutil.copytree(img_run["ms"], ms)
     with tables.table(f"{ms}::FIELD", ack=False) as t:
         ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
     rng = np.random.default_rng(4)
     offs = [(-0.9, 0.3), (0.8, -0.5), (0.2, 1.0), (-0.4, -0.9), (1.1, 0.6), (0.0, 0.0)]
-    sky = [calibrators.Calibrator(f"S{k}", ra0 + dx / math.cos(math.radians(dec0)), dec0 + dy, f, -0.7)
+    sky = [PointSource(f"S{k}", ra0 + dx / math.cos(math.radians(dec0)), dec0 + dy, f, -0.7)
            for k, ((dx, dy), f) in enumerate(zip(offs, [3.0, 2.0, 1.5, 1.0, 0.8, 0.3]))]
     model = _beam_model_data(ms, sky, tel)
     with tables.table(ms, readonly=False, ack=False) as t:
         t.putcol("CORRECTED_DATA", model)
-    catalog = [SkySource(s.name, s.ra_deg, s.dec_deg, s.flux_jy * (1 + rng.uniform(-0.05, 0.05)), s.alpha) for s in sky]
+    catalog = [PointSource(s.name, s.ra_deg, s.dec_deg, s.flux_jy * (1 + rng.uniform(-0.05, 0.05)), s.alpha) for s in sky]
     errors, rms = {}, {}
     for mode in ("static", "plain"):
-        cfg = {**img_run["cfg"], "imaging": {**img_run["cfg"]["imaging"], "static_beam": mode == "static", "niter": 3000,
-                                            "threshold": "0mJy", "nsigma": 0.0, "selfcal": False, "clean_mask": "none"}}
-        q = image_group(ms, str(tmp_path / mode), cfg, img_run["vp"], beam_h5=f"{img_run['d']}/beam.h5", sky_sources=catalog)
+        q = image_group(ms, str(tmp_path / mode), img_run, beam_h5=f"{img_run['d']}/beam.h5", sky_sources=catalog,
+                        static_beam=mode == "static", niter=3000, threshold="0mJy", nsigma=0.0, selfcal=False, clean_mask="none")
         h = fits.getheader(q["fits"]["image.pbcor"])
         img = np.squeeze(fits.getdata(q["fits"]["image.pbcor"]))
         pb = np.squeeze(fits.getdata(q["fits"]["pb"]))
@@ -422,23 +457,19 @@ def test_flat_spectrum_removes_the_chromatic_floor(img_run, tmp_path):
     catalog whose alpha is 0.25 off) that floor drops by more than 30% (to 0.42x with the
     real station layout, 0.57x with the built-in one: the rest is the floor that is not
     chromatic), and the pbcor peak stays within 1% of the true flux at the image frequency."""
-    from dsa110_contimg.imaging.beam_equalize import SkySource
-
-    tel = img_run["cfg"]["telescope"]
+    tel = img_run["tel"]
     ms = str(tmp_path / "steep.ms")
     shutil.copytree(img_run["ms"], ms)
     with tables.table(f"{ms}::FIELD", ack=False) as t:
         ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
-    src = calibrators.Calibrator("STEEP", ra0 + 0.2 / math.cos(math.radians(dec0)), dec0 - 0.1, 3.0, -1.2)
+    src = PointSource("STEEP", ra0 + 0.2 / math.cos(math.radians(dec0)), dec0 - 0.1, 3.0, -1.2)
     with tables.table(ms, readonly=False, ack=False) as t:
         t.putcol("CORRECTED_DATA", _beam_model_data(ms, [src], tel))
-    catalog = [SkySource(src.name, src.ra_deg, src.dec_deg, src.flux_jy, src.alpha + 0.25)]
+    catalog = [PointSource(src.name, src.ra_deg, src.dec_deg, src.flux_jy, src.alpha + 0.25)]
     peak, rms = {}, {}
     for flat in (True, False):
-        cfg = {**img_run["cfg"], "imaging": {**img_run["cfg"]["imaging"], "flat_spectrum": flat, "niter": 3000,
-                                            "threshold": "0mJy", "nsigma": 0.0, "selfcal": False, "clean_mask": "none"}}
-        q = image_group(ms, str(tmp_path / f"flat{flat}"), cfg, img_run["vp"], beam_h5=f"{img_run['d']}/beam.h5",
-                        sky_sources=catalog)
+        q = image_group(ms, str(tmp_path / f"flat{flat}"), img_run, beam_h5=f"{img_run['d']}/beam.h5", sky_sources=catalog,
+                        flat_spectrum=flat, niter=3000, threshold="0mJy", nsigma=0.0, selfcal=False, clean_mask="none")
         assert q["static_beam"]["flat_spectrum"] is flat
         h = fits.getheader(q["fits"]["image.pbcor"])
         x, y = WCS(h).celestial.world_to_pixel_values(src.ra_deg, src.dec_deg)
@@ -454,12 +485,12 @@ def _phase_corrupted_field(img_run, ms, seed=9):
     and antenna phase errors of +-40 deg per feed.  Writes the corrupted CORRECTED_DATA of
     ``ms``; returns (sky, the uncorrupted data, the corrupted data, ANTENNA1, ANTENNA2, the
     injected gains (Nant, 2))."""
-    tel = img_run["cfg"]["telescope"]
+    tel = img_run["tel"]
     shutil.copytree(img_run["ms"], ms)
     with tables.table(f"{ms}::FIELD", ack=False) as t:
         ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
     offs, fluxes = [(-0.6, 0.3), (0.5, -0.4), (0.1, 0.2), (0.2, 1.3)], [2.0, 1.0, 0.5, 3.0]
-    sky = [calibrators.Calibrator(f"S{k}", ra0 + dx / math.cos(math.radians(dec0)), dec0 + dy, f, -0.7)
+    sky = [PointSource(f"S{k}", ra0 + dx / math.cos(math.radians(dec0)), dec0 + dy, f, -0.7)
            for k, ((dx, dy), f) in enumerate(zip(offs, fluxes))]
     rng = np.random.default_rng(seed)
     clean = _beam_model_data(ms, sky, tel)
@@ -474,11 +505,21 @@ def _phase_corrupted_field(img_run, ms, seed=9):
     return sky, clean, bad, a1, a2, g
 
 
-def _selfcal_args(img_run, sky):
-    from dsa110_contimg.imaging.beam_equalize import SkySource
+def _equalize(img_run, ms_in, ms_out, sources, ref_freq_hz, half_width_deg, min_apparent_mjy, max_radius_deg, *,
+              selfcal=False, flat_spectrum=False):
+    """The static beam on ``ms_in``'s CORRECTED_DATA with the fixture's beam model (self-cal
+    model floor 0.1 Jy, flat spectrum for every kept source when asked)."""
+    from dsa110_contimg.imaging.beam_equalize import equalize_beam
 
-    catalog = [SkySource(s.name, s.ra_deg, s.dec_deg, s.flux_jy * 1.04, s.alpha) for s in sky]  # 4% off
-    return ("corrected", catalog, f"{img_run['d']}/beam.h5", img_run["cfg"]["telescope"], 1.4e9, 1.0, 0.0, 10.0)
+    imaging = _imaging(img_run, static_beam_min_mjy=min_apparent_mjy, static_beam_max_radius_deg=max_radius_deg,
+                       selfcal=selfcal, selfcal_min_model_mjy=100.0, flat_spectrum=flat_spectrum, flat_spectrum_min_mjy=0.0)
+    return equalize_beam(ms_in=ms_in, ms_out=ms_out, datacolumn="corrected", sources=sources, beam_h5=f"{img_run['d']}/beam.h5",
+                         imaging=imaging, telescope=img_run["tel"], ref_freq_hz=ref_freq_hz, half_width_deg=half_width_deg)
+
+
+def _selfcal_args(img_run, sky):
+    catalog = [PointSource(s.name, s.ra_deg, s.dec_deg, s.flux_jy * 1.04, s.alpha) for s in sky]  # 4% off
+    return (catalog, 1.4e9, 1.0, 0.0, 10.0)
 
 
 def test_phase_selfcal_removes_antenna_phases(img_run, tmp_path):
@@ -489,19 +530,17 @@ def test_phase_selfcal_removes_antenna_phases(img_run, tmp_path):
     data equal the static-beam data of the uncorrupted field within 2% of the brightest
     visibility, and the source outside the image is gone as well.  (Over 12 noise and phase
     draws: 0.20-0.35 deg rms and at most 2.2 deg on the data, max difference <= 1.5%.)"""
-    from dsa110_contimg.imaging.beam_equalize import equalize_beam
-
     ms = str(tmp_path / "sc.ms")
     sky, clean, bad, a1, a2, g_true = _phase_corrupted_field(img_run, ms)
     args = _selfcal_args(img_run, sky)
-    summ = equalize_beam(ms, str(tmp_path / "fixed.ms"), *args, selfcal=True)
+    summ = _equalize(img_run, ms, str(tmp_path / "fixed.ms"), *args, selfcal=True)
     sc = summ["selfcal"]
     assert sc["iteration"] == 2 and "failed_pass" not in sc
     assert sc["n_flagged"] <= 2 and sc["phase_rms_deg"] > 15  # the simulated dead antenna has no solution
     assert summ["n_removed_outside_image"] == 1
     with tables.table(ms, readonly=False, ack=False) as t:
         t.putcol("CORRECTED_DATA", clean)
-    equalize_beam(ms, str(tmp_path / "truth.ms"), *args)  # the uncorrupted field, no self-cal
+    _equalize(img_run, ms, str(tmp_path / "truth.ms"), *args)  # the uncorrupted field, no self-cal
     with tables.table(str(tmp_path / "truth.ms"), ack=False) as t:
         want = t.getcol("CORRECTED_DATA")
     with tables.table(str(tmp_path / "fixed.ms"), ack=False) as t:
@@ -524,7 +563,6 @@ def test_selfcal_failure_keeps_the_image(img_run, tmp_path, monkeypatch):
     is still made: a failed first pass gives exactly the static-beam data without
     self-cal, a failed second pass keeps the first pass; the QA summary says which."""
     from dsa110_contimg.imaging import selfcal as sc_mod
-    from dsa110_contimg.imaging.beam_equalize import equalize_beam
 
     ms = str(tmp_path / "sc.ms")
     sky, *_ = _phase_corrupted_field(img_run, ms, seed=4)
@@ -539,13 +577,13 @@ def test_selfcal_failure_keeps_the_image(img_run, tmp_path, monkeypatch):
             return real(*a, **k)
         return solve
 
-    equalize_beam(ms, str(tmp_path / "plain.ms"), *args)
+    _equalize(img_run, ms, str(tmp_path / "plain.ms"), *args)
     monkeypatch.setattr(sc_mod, "solve_phases", failing_from(1))
-    first = equalize_beam(ms, str(tmp_path / "fail1.ms"), *args, selfcal=True)["selfcal"]
+    first = _equalize(img_run, ms, str(tmp_path / "fail1.ms"), *args, selfcal=True)["selfcal"]
     assert "gaincal wrote no table" in first["failed"] and "phase_rms_deg" not in first
     calls.clear()
     monkeypatch.setattr(sc_mod, "solve_phases", failing_from(2))
-    second = equalize_beam(ms, str(tmp_path / "fail2.ms"), *args, selfcal=True)["selfcal"]
+    second = _equalize(img_run, ms, str(tmp_path / "fail2.ms"), *args, selfcal=True)["selfcal"]
     assert second["failed_pass"] == 2 and second["iteration"] == 1 and second["phase_rms_deg"] > 15
     with tables.table(str(tmp_path / "plain.ms"), ack=False) as t:
         plain = t.getcol("CORRECTED_DATA")
@@ -559,15 +597,66 @@ def test_selfcal_failure_keeps_the_image(img_run, tmp_path, monkeypatch):
 def test_catalog_mask_file(img_run, tmp_path):
     """The clean mask has a circle exactly at each catalog source inside the image whose
     flux x Airy beam reaches the cut, and none for faint or outside sources."""
-    from dsa110_contimg.imaging.beam_equalize import SkySource
     from dsa110_contimg.imaging.pipeline import write_catalog_mask
 
-    geom = image_geometry(img_run["ms"], img_run["cfg"]["imaging"], 4.65)
+    geom = image_geometry(img_run["ms"], imaging=img_run["imaging"], telescope=img_run["tel"])
     with tables.table(f"{img_run['ms']}::FIELD", ack=False) as t:
         ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
-    srcs = [SkySource("in", ra0, dec0 + 0.5, 0.1), SkySource("faint", ra0, dec0 - 0.5, 0.002),
-            SkySource("out", ra0, dec0 + geom["fov_deg"], 5.0)]
+    srcs = [PointSource("in", ra0, dec0 + 0.5, 0.1, DEFAULT_ALPHA), PointSource("faint", ra0, dec0 - 0.5, 0.002, DEFAULT_ALPHA),
+            PointSource("out", ra0, dec0 + geom["fov_deg"], 5.0, DEFAULT_ALPHA)]
     path = str(tmp_path / "mask.crtf")
-    assert write_catalog_mask(path, srcs, img_run["ms"], geom, 3.0, 120.0, 4.65) == 1
+    imaging = _imaging(img_run, mask_min_mjy=3.0, mask_radius_beams=120.0 / geom["beam_arcsec"])
+    assert write_catalog_mask(path, sources=srcs, ms_path=img_run["ms"], geometry=geom, imaging=imaging, telescope=img_run["tel"]) == 1
     lines = open(path).read().splitlines()
     assert lines[0] == "#CRTFv0" and lines[1] == f"circle [[{ra0:.6f}deg, {dec0 + 0.5:.6f}deg], 120.0arcsec]"
+
+
+def test_static_beam_plan_without_casa(tmp_path):
+    """The static-beam plan on a synthetic drift (no MS, no CASA): a source at the phase
+    centre gets A-bar = the mean over the drift of its Airy beam at the reference
+    frequency and (bright) a flat spectrum; a bright source outside the image gets A-bar 0
+    (removed); a faint one is skipped; a fainter kept one keeps its spectrum; the
+    beam-difference visibilities at u = v = w = 0 are S(nu) A(t, nu) - T(nu) A-bar."""
+    from dsa110_contimg.geometry import angular_separation
+    from dsa110_contimg.imaging.static_beam import load_beams, plan_static_beam
+    from dsa110_contimg.msmeta import DriftGeometry
+
+    write_airy_model(str(tmp_path / "beam.h5"), [1.35e9, 1.4e9, 1.45e9], 4.65)
+    beams = load_beams(str(tmp_path / "beam.h5"))
+    ra0, dec0 = math.radians(150.0), math.radians(40.0)
+    times = 5.0e9 + 12.9 * np.arange(24)
+    dra = np.radians(np.linspace(-0.62, 0.62, times.size))  # the meridian drifts 1.25 deg of RA in 5 min
+    freqs = np.linspace(1.311e9, 1.498e9, 8)
+    geo = DriftGeometry(times, freqs, ra0, dec0, ra0 + dra, np.full(times.size, dec0))
+    ref = 0.5 * (freqs.min() + freqs.max())
+    cen = PointSource("centre", 150.0, 40.0, 1.0, -0.9)
+    out = PointSource("outside", 150.0, 42.0, 10.0, -0.7)  # 2 deg north, image half width 1.5 deg
+    faint = PointSource("faint", 150.2, 40.1, 0.001, -0.7)
+    mid = PointSource("mid", 150.0, 40.5, 0.2, -0.7)
+    imaging = Settings.from_config(load_config()).imaging
+    imaging = dataclasses.replace(imaging, static_beam_min_mjy=10.0, static_beam_max_radius_deg=10.0, flat_spectrum=True,
+                                  flat_spectrum_min_mjy=300.0, selfcal=True, selfcal_min_model_mjy=100.0)
+    plan = plan_static_beam(sources=[cen, out, faint, mid], geometry=geo, beams=beams, imaging=imaging, ref_freq_hz=ref,
+                            half_width_deg=1.5)
+    by_name = {e.source.name: e for e in plan.treated}
+    assert set(by_name) == {"centre", "outside", "mid"}
+    sep = angular_separation(ra0, dec0, geo.pointing_ra, geo.pointing_dec)
+    assert by_name["centre"].static_beam == pytest.approx(np.mean(airy_power(sep, ref, 4.65)), rel=1e-3)
+    assert by_name["centre"].beam.shape == (times.size, freqs.size)
+    assert by_name["outside"].static_beam == 0.0 and not by_name["outside"].flat_spectrum
+    assert by_name["centre"].flat_spectrum and not by_name["mid"].flat_spectrum and by_name["mid"].static_beam > 0.5
+    assert plan.selfcal and "selfcal" not in plan.qa
+    assert plan.qa["n_sources"] == 3 and plan.qa["n_removed_outside_image"] == 1
+    assert [s["name"] for s in plan.qa["sources"]] == ["centre", "outside", "mid"]
+    # the beam difference of the centre source alone, at the phase centre's fringe (u = v = w = 0)
+    only = plan_static_beam(sources=[cen], geometry=geo, beams=beams, imaging=imaging, ref_freq_hz=ref, half_width_deg=1.5)
+    e = only.treated[0]
+    vis = only.beam_difference_vis(np.zeros((times.size, 3)), times)
+    want = cen.flux_at(freqs)[None, :] * e.beam - cen.flux_at(ref) * e.static_beam
+    np.testing.assert_allclose(vis.real, want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(only.static_model_vis(np.zeros((times.size, 3)), times).real,
+                               np.full((times.size, freqs.size), cen.flux_at(ref) * e.static_beam), atol=1e-12)
+    # a catalog model below the self-cal floor: no self-cal, and the QA record says why
+    weak = plan_static_beam(sources=[cen], geometry=geo, beams=beams, imaging=dataclasses.replace(imaging, selfcal_min_model_mjy=5000.0),
+                            ref_freq_hz=ref, half_width_deg=1.5)
+    assert not weak.selfcal and "below" in weak.qa["selfcal"]["skipped"]

@@ -3,6 +3,7 @@ and the light-curve stage on per-image CSVs (gaps, references, candidates)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -128,8 +129,9 @@ def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
     """Per-image CSVs -> normalised light curves: drift removed, the dip source is the only
     candidate, the missing epoch is a gap (flagged rows, uncorrected), plots written."""
     from dsa110_contimg.catalog.build_master import build_master
-    from dsa110_contimg.photometry.pipeline import lightcurves, plot_all, write_csv
     from dsa110_contimg.config import load_config
+    from dsa110_contimg.photometry.pipeline import PLOT_FILES, TABLE_FILES, lightcurves, plot_all, write_csv, write_lightcurves
+    from dsa110_contimg.settings import Settings
 
     rng = np.random.default_rng(11)
     n_src, n_ep = 10, 14
@@ -139,7 +141,7 @@ def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
     nvss = tmp_path / "nvss.csv"
     pd.DataFrame({"NVSS": ids, "RAJ2000": ra, "DEJ2000": dec, "S1.4": flux * 1e3, "e_S1.4": 0.45}).to_csv(nvss, index=False)
     db = str(tmp_path / "master.sqlite3")
-    build_master(str(nvss), db)
+    build_master(str(nvss), db, catalog=Settings.from_config({}).catalog)
     drift = 1 + rng.normal(0, 0.03, n_ep)
     dip = np.ones(n_ep)
     dip[9:12] = 0.7
@@ -157,8 +159,8 @@ def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
         path = str(tmp_path / f"{g}.csv")
         write_csv(t, path)
         csvs.append(path)
-    pcfg = load_config()["photometry"]
-    prod = lightcurves(csvs, db, pcfg, missing_groups=[missing])
+    phot = Settings.from_config(load_config()).photometry
+    prod = lightcurves(csvs, db, photometry=phot, missing_groups=[missing])
     lc, corr = prod["lightcurves"], prod["corrections"]
     gap = lc[lc["group"] == missing]
     assert len(gap) == n_src and (gap["flags"] == "missing").all() and gap["flux_jy"].isna().all()
@@ -171,5 +173,49 @@ def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
     assert np.std(ratio / np.median(ratio)) < 0.005
     assert prod["candidates"]["source_id"].tolist() == ["J03"]
     assert "J03" in set(prod["dropped_references"]["source_id"])  # the dip source was a reference
-    plots = plot_all(prod, str(tmp_path / "plots"), pcfg)
+    plots = plot_all(prod, str(tmp_path / "plots"), photometry=phot)
     assert all(os.path.getsize(p) > 1000 for p in plots.values())
+    # the rule's products: every CSV, plot and the summary, from one call
+    out = tmp_path / "products"
+    summary = write_lightcurves(csvs, db, photometry=phot, missing_groups=[missing], out_dir=str(out), provenance={"x": 1})
+    for name in TABLE_FILES.values():
+        assert (out / name).is_file()
+    assert all((out / "plots" / f).stat().st_size > 1000 for f in PLOT_FILES.values())
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(summary, default=float))
+    assert on_disk["n_images"] == n_ep - 1 and on_disk["missing_groups"] == [missing]
+    assert [c["source_id"] for c in on_disk["candidates"]] == ["J03"] and on_disk["provenance"] == {"x": 1}
+    assert on_disk["epochs_corrected"] == n_ep - 1 and on_disk["epochs_uncorrected"] == 1
+    assert on_disk["settings"]["min_refs"] == phot.min_refs
+    assert pd.read_csv(out / "candidates.csv")["source_id"].tolist() == ["J03"]
+
+
+def test_forced_photometry_rule_products(tmp_path):
+    """The rule's one call: catalog sources in the beam measured with the photometry and
+    imaging sections' values, CSV and JSON sidecar written."""
+    import dataclasses
+
+    from dsa110_contimg.catalog.build_master import build_master
+    from dsa110_contimg.photometry.pipeline import write_forced_photometry
+    from dsa110_contimg.settings import Settings, as_plain
+
+    specs = {"A": (_pos(-60.3, 10.7), 0.5), "B": (_pos(40.2, -50.6), 0.05), "FAR": (_pos(-N / 2 + 30, N / 2 - 30), 0.2)}
+    nvss = tmp_path / "nvss.csv"
+    pd.DataFrame({"NVSS": list(specs), "RAJ2000": [p[0] for p, _ in specs.values()], "DEJ2000": [p[1] for p, _ in specs.values()],
+                  "S1.4": [1e3 * s for _, s in specs.values()], "e_S1.4": 0.45}).to_csv(nvss, index=False)
+    settings = Settings.from_config({})
+    db = str(tmp_path / "master.sqlite3")
+    build_master(str(nvss), db, catalog=settings.catalog)
+    pbcor, pb = _image([(*p, s) for p, s in specs.values()], 1e-4, 7, tmp_path)
+    phot = dataclasses.replace(settings.photometry, pb_min=0.58)  # FAR (pb 0.55) is outside
+    imaging = dataclasses.replace(settings.imaging, pblimit=0.01)
+    csv, side = str(tmp_path / "g.csv"), str(tmp_path / "g.json")
+    t = write_forced_photometry(pbcor, pb, db_path=db, group="2026-01-15T09:00:00", photometry=phot, imaging=imaging,
+                                csv_path=csv, sidecar_path=side, provenance={"p": 2})
+    assert sorted(t["source_id"]) == ["A", "B"]
+    assert t.set_index("source_id")["flux_jy"].to_numpy() == pytest.approx([0.5, 0.05], rel=0.05)
+    on_disk = pd.read_csv(csv, dtype={"source_id": str})
+    assert on_disk["source_id"].tolist() == t["source_id"].tolist()
+    meta = json.loads(open(side).read())
+    assert meta["n_sources"] == 2 and meta["provenance"] == {"p": 2} and meta["settings"] == as_plain(phot)
+    assert meta["columns"] == list(t.columns)

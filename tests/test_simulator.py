@@ -16,6 +16,7 @@ from pyuvdata import UVData
 from scipy.special import j1
 
 from dsa110_contimg.bands import NATIVE_WIDTH_HZ, TOP_FREQ_HZ
+from dsa110_contimg.settings import Settings
 from dsa110_contimg.simulate.scenario import plan
 from dsa110_contimg.uvh5_io import parse_name
 
@@ -91,7 +92,8 @@ def test_plan_transit(corrupted_group):
     cfg, truth, files = corrupted_group
     tel = cfg["telescope"]
     loc = EarthLocation.from_geodetic(tel["lon_deg"] * u.deg, tel["lat_deg"] * u.deg, tel["height_m"] * u.m)
-    g = plan(cfg["simulation"], tel)[0]
+    s = Settings.from_config(cfg)
+    g = plan(simulation=s.simulation, telescope=s.telescope)[0]
     mid = Time(g.start_jd + cfg["simulation"]["ntimes"] * cfg["simulation"]["integration_s"] / 2 / 86400, format="jd")
     cal = truth["sky"][0]
     altaz = SkyCoord(cal["ra_deg"] * u.deg, cal["dec_deg"] * u.deg).transform_to(AltAz(obstime=mid, location=loc))

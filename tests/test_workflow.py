@@ -19,8 +19,8 @@ import sys
 import pytest
 import yaml
 
-from dsa110_contimg.config import load_config
 from dsa110_contimg.selection import discover_groups
+from dsa110_contimg.settings import load_settings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
@@ -95,8 +95,7 @@ def no_casa(tmp_path):
 
 def test_default_config_counts_match_plan():
     """The dry-run expectations below agree with the package's own plan of the default config."""
-    cfg = load_config()
-    groups = discover_groups(cfg)
+    groups = discover_groups(load_settings())
     counts = default_counts()
     assert len(groups) == counts["simulate_group"]
     assert sum(g.ok for g in groups) == counts["convert"]
@@ -180,9 +179,9 @@ def small_workflow_config(tmp_path) -> str:
 @pytest.mark.slow
 def test_end_to_end_small(tmp_path):
     cfgfile = small_workflow_config(tmp_path)
-    cfg = load_config(cfgfile)
-    out = cfg["output_dir"]
-    groups = discover_groups(cfg)
+    settings = load_settings(cfgfile)
+    out = settings.output_dir
+    groups = discover_groups(settings)
     complete = sorted(g.group_id for g in groups if g.ok)
     skipped = [g for g in groups if not g.ok]
     assert len(groups) == 3 and len(complete) == 2 and len(skipped) == 1
@@ -276,3 +275,32 @@ def test_end_to_end_small(tmp_path):
     counts = job_counts(dry.stdout)
     assert counts.get("convert") == 1
     assert "simulate_group" not in counts and "simulate_truth" not in counts
+
+
+def test_real_data_conversion_needs_no_calibration_settings(tmp_path):
+    """Real-data mode: `snakemake ms` converts a directory of subband files with no
+    calibrator catalog; a target that needs calibration fails naming the missing key."""
+    from conftest import make_group, small_config
+
+    sim_dir = tmp_path / "sim"
+    sim_dir.mkdir()
+    cfg = small_config(str(sim_dir), ntimes=4, n_active=8)
+    _truth, files = make_group(str(sim_dir), cfg)
+    assert len(files) == 16
+    input_dir = os.path.dirname(files[0])
+    out = tmp_path / "out"
+    user = {"input_dir": input_dir, "output_dir": str(out), "telescope": {"station_file": cfg["telescope"]["station_file"]}}
+    cfgfile = tmp_path / "real.yaml"
+    cfgfile.write_text(yaml.safe_dump(user))
+    common = ["--cores", "2", "--configfile", str(cfgfile)]
+    res = snakemake("ms", *common, timeout=300)
+    assert res.returncode == 0, output(res)[-4000:]
+    (ms,) = glob.glob(str(out / "ms" / "*.ms"))
+    assert os.path.isfile(os.path.join(ms, "table.dat")) and os.path.isfile(str(out / "ledger" / "groups.csv"))
+    assert not (out / "caltables").exists() and not (out / "flags").exists()
+
+    res = snakemake("calibrated", "-n", *common)
+    text = output(res)
+    assert res.returncode != 0
+    assert "calibration.catalog must be set" in text and "snakemake ms" in text
+    assert text.count("calibration.catalog must be set") <= 3, text  # one message, not one per rule

@@ -6,6 +6,7 @@ An interrupted run therefore never leaves a file or directory that looks complet
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -71,3 +72,10 @@ def _remove(path: str) -> None:
         shutil.rmtree(path)
     elif os.path.lexists(path):
         os.unlink(path)
+
+
+def write_json(path: str, obj, *, default=float) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically; ``default`` converts what json
+    cannot (numpy scalars by default)."""
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=1, default=default)

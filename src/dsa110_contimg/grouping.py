@@ -12,6 +12,7 @@ the others go to the ledger with a reason.
 from __future__ import annotations
 
 import csv
+import logging
 import glob
 import os
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import datetime
 from .atomic import atomic_path
 from .uvh5_io import UVH5Error, parse_name, read_header
 
+log = logging.getLogger(__name__)
 TS_FMT = "%Y-%m-%dT%H:%M:%S"
 LEDGER_COLUMNS = ["group", "n_files", "files_present", "reason"]
 
@@ -141,3 +143,7 @@ def write_ledger(groups: list[Group], path: str) -> None:
             if not g.ok:
                 present = " ".join(f"sb{sb:02d}" for sb in sorted(g.files))
                 w.writerow([g.group_id, len(g.files), present, g.reason])
+    skipped = [g for g in groups if not g.ok]
+    log.info("%d groups in range, %d skipped", len(groups), len(skipped))
+    for g in skipped:
+        log.warning("skipped %s: %s", g.group_id, g.reason)

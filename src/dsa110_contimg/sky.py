@@ -8,6 +8,7 @@ S(nu) = S_1.4 (nu / 1.4 GHz)^alpha.
 
 from __future__ import annotations
 
+import csv
 import math
 from dataclasses import dataclass
 
@@ -49,3 +50,11 @@ def alpha_or_default(alpha) -> float:
         return DEFAULT_ALPHA
     a = float(alpha)
     return DEFAULT_ALPHA if math.isnan(a) else a
+
+
+def read_sky_csv(path: str) -> list[PointSource]:
+    """The simulator's ``sky.csv`` (columns ``name``, ``RAJ2000``, ``DEJ2000`` in degrees,
+    ``S1400_mJy``) as point sources; the file has no spectral index: :data:`DEFAULT_ALPHA`."""
+    with open(path) as fh:
+        return [PointSource(r["name"], float(r["RAJ2000"]), float(r["DEJ2000"]), float(r["S1400_mJy"]) / 1000.0, DEFAULT_ALPHA)
+                for r in csv.DictReader(fh)]

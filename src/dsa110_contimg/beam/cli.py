@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..sky import REF_FREQ_HZ
 from .h5model import BeamModelError
 from .vptable import build_vp_table
 
@@ -14,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--h5", required=True, help="H5 beam model (see dsa110_contimg.beam.h5model for the layout)")
     ap.add_argument("--out", required=True, help="output VP table")
     ap.add_argument("--telescope", default="OVRO_DSA", help="telescope name the MS carries (OBSERVATION::TELESCOPE_NAME)")
-    ap.add_argument("--freq-hz", type=float, default=1.4e9, help="frequency of the pattern (nearest in the model)")
+    ap.add_argument("--freq-hz", type=float, default=REF_FREQ_HZ, help="frequency of the pattern (nearest in the model)")
     ap.add_argument("--npix", type=int, default=129)
     a = ap.parse_args(argv)
     try:

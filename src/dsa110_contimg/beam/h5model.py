@@ -34,7 +34,7 @@ class BeamModelError(ValueError):
 
 def airy_voltage(theta_rad, freq_hz, dish_m: float) -> np.ndarray:
     """Airy voltage pattern 2 J1(x)/x, x = pi D sin(theta) nu / c (power pattern squared)."""
-    from scipy.special import j1  # noqa: PLC0415
+    from scipy.special import j1
 
     x = np.pi * dish_m * np.sin(np.asarray(theta_rad)) * np.asarray(freq_hz) / C_M_S
     out = np.ones(np.broadcast(x, x).shape)

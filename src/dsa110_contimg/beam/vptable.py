@@ -15,7 +15,7 @@ table refers to it by absolute path.
 Orientation on the sky: a DSA-110 dish tilts about an east-west axis, so phi stays the
 position angle on the sky (north through east) at every declination; tclean applies the
 table that way (a squinted model lands in the same sky direction in tclean's .pb as in
-the WSClean path's ``model_pb_on_image`` and the static beam's ``source_beam``:
+the WSClean path's ``primary_beam.model_pb_on_image`` and the static beam's ``source_beam``:
 ``tests/test_imaging.py::test_beam_orientation_on_the_sky``).
 """
 
@@ -29,6 +29,7 @@ import tempfile
 import numpy as np
 
 from ..casa_env import configure_casa
+from ..sky import REF_FREQ_HZ
 from .h5model import read_model
 
 
@@ -70,7 +71,7 @@ def jones_at(model: dict, th: np.ndarray, ph: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_vp_table(h5_path: str, out_table: str, telescope: str = "OVRO_DSA", freq_hz: float = 1.4e9, npix: int = 129) -> str:
+def build_vp_table(h5_path: str, out_table: str, telescope: str = "OVRO_DSA", freq_hz: float = REF_FREQ_HZ, npix: int = 129) -> str:
     """Write the VP table ``out_table`` from the H5 model; returns its path."""
     configure_casa()
     from casatools import coordsys, image, vpmanager

@@ -15,7 +15,10 @@ import os
 import numpy as np
 from casacore import tables
 
+from .. import msmeta
+from ..casa_env import configure_casa
 from ..config import REPO_ROOT
+from ..settings import Calibration
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +80,19 @@ def aoflagger_flags(data: np.ndarray, flags: np.ndarray, ant1: np.ndarray, ant2:
     return out
 
 
-def flag_ms(ms_path: str, method: str = "aoflagger", strategy_path: str = DEFAULT_STRATEGY) -> dict:
+def flag_ms(ms_path: str, *, calibration: Calibration) -> dict:
     """Reset flags, flag exact zeros and autocorrelations, then RFI; return the statistics.
 
-    ``method``: ``aoflagger`` | ``casa`` (tfcrop + rflag) | ``none``.
+    ``calibration.flagging``: ``aoflagger`` (strategy ``calibration.aoflagger_strategy``,
+    empty = :data:`DEFAULT_STRATEGY`) | ``casa`` (tfcrop + rflag) | ``none``.
     """
+    method = calibration.flagging
+    strategy_path = calibration.aoflagger_strategy or DEFAULT_STRATEGY
     if method not in ("aoflagger", "casa", "none"):
         raise FlaggingError(f"unknown flagging method {method!r}; use aoflagger, casa or none")
+    nant = len(msmeta.antenna_names(ms_path))
     with tables.table(ms_path, readonly=False, ack=False) as t:
         a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
-        nant = tables.table(f"{ms_path}::ANTENNA", ack=False).nrows()
         found = t.getcol("FLAG")
         data = t.getcol("DATA")
         stats = {"method": method, "as_found": flag_fractions(found, a1, a2, nant)}
@@ -109,8 +115,6 @@ def flag_ms(ms_path: str, method: str = "aoflagger", strategy_path: str = DEFAUL
 
 
 def _casa_rfi(ms_path: str) -> None:
-    from ..casa_env import configure_casa  # noqa: PLC0415
-
     configure_casa()
     from casatasks import flagdata  # noqa: PLC0415
 

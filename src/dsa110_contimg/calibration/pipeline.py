@@ -1,46 +1,65 @@
-"""Calibration steps as the workflow runs them: solve on a calibrator group, apply to a group."""
+"""Calibration steps as the workflow runs them, one function per rule: flag a group,
+solve on a calibrator group, apply to a group.  Each writes its products atomically.
+
+The rule-level functions (:func:`flag_group`, :func:`solve_group`, :func:`apply_group`)
+take the whole :class:`~dsa110_contimg.settings.Settings` (their JSON carries its
+provenance record); the steps below them take the sections they use.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
 import numpy as np
 from casacore import tables
 
+from .. import msmeta
+from ..atomic import atomic_path
+from ..provenance import provenance_record
+from ..settings import Calibration, Settings, Telescope
+from ..sky import PointSource
 from . import apply as apply_mod
-from . import qa
-from .calibrators import Calibrator
+from . import qa, validity
+from .flagging import flag_ms
 from .model import set_calibrator_model
 from .solve import antenna_scores, check_usable, dead_antennas, flag_antennas, pick_refant, solve
 
 log = logging.getLogger(__name__)
 
+QA_DELAYS_SUFFIX = "_delays.png"
 
-def solve_calibrator_group(ms_path: str, cal: Calibrator, config: dict, caldir: str) -> dict:
-    """Model, dead-antenna check, reference antenna, K/B/G solves and QA for one group.
+
+def _write_json(path: str, obj: dict) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=1)
+
+
+def solve_calibrator_group(ms_path: str, *, calibrator: PointSource, caldir: str, telescope: Telescope,
+                           calibration: Calibration) -> dict:
+    """Model, dead-antenna check, reference antenna, K/B/G solves and QA statistics for one group.
 
     Returns a JSON-serialisable summary (tables, refant, flagged antennas, statistics).
     """
-    cc = config["calibration"]
     os.makedirs(caldir, exist_ok=True)
-    check_usable(ms_path, cc["min_unflagged"])
-    set_calibrator_model(ms_path, cal, config["telescope"], workdir=caldir)
+    check_usable(ms_path, calibration.min_unflagged)
+    set_calibrator_model(ms_path, calibrator, telescope=telescope, workdir=caldir)
     scores = antenna_scores(ms_path)
-    dead = dead_antennas(scores, cc["dead_fraction"])
+    dead = dead_antennas(scores, calibration.dead_fraction)
     flag_antennas(ms_path, dead)
     live = [s for s in scores if s["antenna"] not in dead]
-    refant = pick_refant(ms_path, live, cc["refant"])
-    tabs = solve(ms_path, caldir, cc, refant)
+    refant = pick_refant(ms_path, live, calibration.refant)
+    tabs = solve(ms_path, caldir=caldir, refant=refant, calibration=calibration)
     with tables.table(ms_path, ack=False) as t:
         a1, a2, f = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("FLAG")
     working = (a1 != a2) & ~np.isin(a1, dead) & ~np.isin(a2, dead)
     rfi_channels = f[working].all(axis=(0, 2)) if working.any() else None
-    names = tables.table(f"{ms_path}::ANTENNA", ack=False).getcol("NAME")
+    names = msmeta.antenna_names(ms_path)
     stats = {k: qa.table_stats(p, k, rfi_channels if k == "B" else None) for k, p in tabs.items()}
     return {
         "ms": ms_path,
-        "calibrator": cal.name,
+        "calibrator": calibrator.name,
         "mid_mjd": apply_mod.ms_mid_mjd(ms_path),
         "refant": refant,
         "dead_antennas": [str(names[a]) for a in dead],
@@ -50,5 +69,55 @@ def solve_calibrator_group(ms_path: str, cal: Calibrator, config: dict, caldir: 
     }
 
 
-def calsets_from_summaries(summaries: list[dict]) -> list[apply_mod.CalSet]:
-    return [apply_mod.CalSet(os.path.basename(s["ms"]), s["calibrator"], s["mid_mjd"], s["tables"]) for s in summaries]
+def calsets_from_summaries(summaries: list[dict]) -> list[validity.CalSet]:
+    """The :class:`~.validity.CalSet` of each solve summary (as written by :func:`solve_group`)."""
+    return [validity.CalSet(cal_group=os.path.basename(s["ms"]), calibrator=s["calibrator"], mid_mjd=s["mid_mjd"],
+                             tables=s["tables"]) for s in summaries]
+
+
+def flag_group(ms_path: str, *, settings: Settings, stats_path: str) -> dict:
+    """Rule ``flag``: flag ``ms_path`` in place (:func:`~.flagging.flag_ms`); statistics and
+    provenance to ``stats_path`` (JSON).  Returns the statistics."""
+    stats = flag_ms(ms_path, calibration=settings.calibration)
+    stats["provenance"] = provenance_record(settings.as_dict(), inputs=[ms_path])
+    _write_json(stats_path, stats)
+    return stats
+
+
+def solve_group(ms_path: str, *, calibrator: PointSource, settings: Settings, caldir: str, registry: str,
+                summary_path: str, delays_png: str) -> dict:
+    """Rule ``solve``: :func:`solve_calibrator_group`, then the tables' row in the SQLite
+    ``registry``, the QA plots (``delays_png`` = ``<prefix>_delays.png``; ``_bandpass.png`` and
+    ``_gains.png`` beside it) and the summary JSON (with provenance) at ``summary_path``."""
+    if not delays_png.endswith(QA_DELAYS_SUFFIX):
+        raise ValueError(f"{delays_png}: the delay plot's name must end in {QA_DELAYS_SUFFIX}")
+    cc = settings.calibration
+    summary = solve_calibrator_group(ms_path, calibrator=calibrator, caldir=caldir, telescope=settings.telescope,
+                                     calibration=cc)
+    summary["provenance"] = provenance_record(settings.as_dict(), inputs=[ms_path])
+    validity.register(registry, calsets_from_summaries([summary])[0], bp_validity_h=cc.bp_validity_h,
+                       gain_validity_h=cc.gain_validity_h)
+    qa_prefix = delays_png[: -len(QA_DELAYS_SUFFIX)]
+    os.makedirs(os.path.dirname(os.path.abspath(qa_prefix)), exist_ok=True)
+    qa.plot_tables(summary["tables"], qa_prefix, f"{os.path.basename(qa_prefix)} {calibrator.name}")
+    _write_json(summary_path, summary)
+    return summary
+
+
+def apply_group(ms_path: str, *, solutions: list[str], settings: Settings, sidecar_path: str) -> dict:
+    """Rule ``apply``: choose the valid tables among the solve summaries ``solutions`` (JSON
+    paths) for the group's mid-time, applycal, check CORRECTED_DATA; the sidecar JSON (mid-time,
+    chosen tables and their windows, check statistics, provenance) to ``sidecar_path``."""
+    cc = settings.calibration
+    summaries = []
+    for path in solutions:
+        with open(path) as fh:
+            summaries.append(json.load(fh))
+    mid = apply_mod.ms_mid_mjd(ms_path)
+    tabs, windows = validity.select_tables(calsets_from_summaries(summaries), mid, bp_validity_h=cc.bp_validity_h,
+                                            gain_validity_h=cc.gain_validity_h)
+    check = apply_mod.apply(ms_path, tabs)
+    sidecar = {"ms": ms_path, "mid_mjd": mid, "tables": windows, "check": check,
+               "provenance": provenance_record(settings.as_dict(), inputs=[ms_path, *tabs.values()])}
+    _write_json(sidecar_path, sidecar)
+    return sidecar

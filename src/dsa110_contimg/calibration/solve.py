@@ -21,7 +21,9 @@ import shutil
 import numpy as np
 from casacore import tables
 
+from .. import msmeta
 from ..casa_env import configure_casa
+from ..settings import Calibration
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def antenna_scores(ms_path: str) -> list[dict]:
         a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
         data, flag, tm = t.getcol("DATA"), t.getcol("FLAG"), t.getcol("TIME")
         model = t.getcol("MODEL_DATA")
-        names = tables.table(f"{ms_path}::ANTENNA", ack=False).getcol("NAME")
+    names = msmeta.antenna_names(ms_path)
     ratio = np.where(np.abs(model) > 0, data / np.where(np.abs(model) > 0, model, 1), 0)
     ut, tix = np.unique(tm, return_inverse=True)
     out = []
@@ -83,17 +85,19 @@ def antenna_scores(ms_path: str) -> list[dict]:
     return out
 
 
-def dead_antennas(scores: list[dict], fraction: float = 0.3) -> list[int]:
-    """Antennas with data whose median |DATA/MODEL| is below ``fraction`` of the array median.
+def dead_antennas(scores: list[dict], fraction: float) -> list[int]:
+    """Antennas with data whose median |DATA/MODEL| is below ``fraction`` of the array median
+    (``calibration.dead_fraction``); ``scores`` from :func:`antenna_scores`.
 
     A dead antenna's cross-correlations hold noise only, so its data/model amplitude
     is the noise-to-model ratio, far below the ~1 (times the gains) of working ones.
     """
-    sig = [s["signal"] for s in scores if s.get("signal") is not None and s["unflagged"] > 0]
+    # antennas without unflagged data carry no "signal"
+    sig = [s["signal"] for s in scores if s["unflagged"] > 0]
     if not sig:
         return []
     med = float(np.median(sig))
-    return [s["antenna"] for s in scores if s["unflagged"] > 0 and s.get("signal", med) < fraction * med]
+    return [s["antenna"] for s in scores if s["unflagged"] > 0 and s["signal"] < fraction * med]
 
 
 def flag_antennas(ms_path: str, antennas: list[int]) -> None:
@@ -109,9 +113,10 @@ def flag_antennas(ms_path: str, antennas: list[int]) -> None:
         t.putcol("FLAG_ROW", f.all(axis=(1, 2)))
 
 
-def pick_refant(ms_path: str, scores: list[dict], configured: str = "") -> str:
-    """Reference antenna name: ``configured`` if given (checked: present and at least half
-    unflagged), else the best :func:`antenna_scores` score."""
+def pick_refant(ms_path: str, scores: list[dict], configured: str) -> str:
+    """Reference antenna name: ``configured`` (``calibration.refant``: a name or an index) if
+    not empty (checked: present and at least half unflagged), else the best
+    :func:`antenna_scores` score."""
     if configured:
         match = [s for s in scores if s["name"] == configured or str(s["antenna"]) == configured]
         if not match:
@@ -142,8 +147,12 @@ def check_usable(ms_path: str, min_unflagged: float) -> float:
     return frac
 
 
-def solve(ms_path: str, caldir: str, cal_cfg: dict, refant: str) -> dict[str, str]:
-    """Run K, B and G on ``ms_path`` (MODEL_DATA set); return {"K": path, "B": path, "G": path}."""
+def solve(ms_path: str, *, caldir: str, refant: str, calibration: Calibration) -> dict[str, str]:
+    """Run K, B and G on ``ms_path`` (MODEL_DATA set); return {"K": path, "B": path, "G": path}.
+
+    Tables go to ``<caldir>/<ms name>.{K,B,G}`` (replaced if present).  ``calibration``
+    supplies uvrange, minsnr, gain_solint, phase_only and the fast-mode settings.
+    """
     configure_casa()
     from casatasks import bandpass, gaincal  # noqa: PLC0415
 
@@ -152,17 +161,17 @@ def solve(ms_path: str, caldir: str, cal_cfg: dict, refant: str) -> dict[str, st
     out = {k: f"{prefix}.{k}" for k in ("K", "B", "G")}
     for p in out.values():
         shutil.rmtree(p, ignore_errors=True)
-    fast = cal_cfg.get("fast", False)
-    uvrange = cal_cfg.get("fast_uvrange", "") if fast else cal_cfg.get("uvrange", "")
-    common = {"vis": ms_path, "refant": refant, "uvrange": uvrange, "minsnr": cal_cfg.get("minsnr", 3.0)}
+    cal = calibration
+    uvrange = cal.fast_uvrange if cal.fast else cal.uvrange
+    common = {"vis": ms_path, "refant": refant, "uvrange": uvrange, "minsnr": cal.minsnr}
     # fast: bandpass solved on bins of fast_chanbin channels, gains on fast_timebin
-    b_solint = f"inf,{cal_cfg.get('fast_chanbin', 4)}ch" if fast else "inf"
-    g_solint = cal_cfg.get("fast_timebin", "60s") if fast else cal_cfg.get("gain_solint", "int")
+    b_solint = f"inf,{cal.fast_chanbin}ch" if cal.fast else "inf"
+    g_solint = cal.fast_timebin if cal.fast else cal.gain_solint
     gaincal(caltable=out["K"], gaintype="K", solint="inf", combine="scan", **common)
     _must_exist(out["K"], "delay (K)")
     bandpass(caltable=out["B"], solint=b_solint, combine="scan", bandtype="B", solnorm=True, gaintable=[out["K"]], **common)
     _must_exist(out["B"], "bandpass (B)")
-    gaincal(caltable=out["G"], gaintype="G", calmode="p" if cal_cfg.get("phase_only", False) else "ap",
+    gaincal(caltable=out["G"], gaintype="G", calmode="p" if cal.phase_only else "ap",
             solint=g_solint, gaintable=[out["K"], out["B"]], **common)
     _must_exist(out["G"], "gain (G)")
     return out

@@ -38,8 +38,11 @@ import sys
 
 import pandas as pd
 
-from ..atomic import atomic_path
-from .crossmatch import NU_NVSS_HZ, NU_VLASS_HZ, NVSS_DEFAULT_ERROR_JY, crossmatch
+from .. import __version__
+from ..atomic import atomic_path, write_json
+from ..settings import Catalog, Settings
+from ..sky import REF_FREQ_HZ
+from .crossmatch import NU_VLASS_HZ, NVSS_DEFAULT_ERROR_JY, crossmatch
 from .readers import SURVEYS, read_survey
 
 log = logging.getLogger(__name__)
@@ -77,14 +80,6 @@ def sha256_file(path: str) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _software_version() -> str:
-    try:
-        from .. import __version__  # noqa: PLC0415
-    except ImportError:
-        return "unknown"
-    return str(__version__)
 
 
 def _finite(name: str, value) -> float:
@@ -143,52 +138,37 @@ def _count(db: str, view: str) -> int:
         con.close()
 
 
-def build_master(
-    nvss: str,
-    out: str,
-    *,
-    vlass: str | None = None,
-    first: str | None = None,
-    columns: dict | None = None,
-    units: dict | None = None,
-    match_radius_arcsec: float = 7.5,
-    resolved_major_arcsec: float = 10.0,
-    goodref_snr_min: float = 50.0,
-    goodref_alpha_min: float = -1.5,
-    goodref_alpha_max: float = 0.5,
-    finalref_snr_min: float = 100.0,
-    finalref_ids: list[str] | None = None,
-) -> dict:
+def build_master(nvss: str, out: str, *, catalog: Catalog, vlass: str | None = None, first: str | None = None) -> dict:
     """Read the surveys, cross-match, write the SQLite catalog ``out`` atomically.
 
-    ``columns``: ``{'nvss'|'vlass'|'first': {standard key: file column}}`` overriding
-    alias detection; ``units``: ``{'nvss'|'vlass'|'first': 'jy'|'mjy'|'ujy'}`` (default
-    ``mjy`` each).  Empty strings for ``vlass``/``first`` mean "not given".
+    ``nvss``, ``vlass``, ``first``: survey table paths (``vlass``/``first`` None or ""
+    = not given; the paths in ``catalog`` are not used, the workflow resolves them).
+    ``catalog``: column mappings (``catalog.columns.<survey>``: standard key -> file
+    column, overriding alias detection), flux units (``catalog.flux_units.<survey>``:
+    jy | mjy | ujy), the match radius (arcsec), the resolved-size limit (arcsec) and
+    the reference-view thresholds; ``catalog.finalref_ids`` empty = no restriction.
 
     Returns a summary: n_sources, n_good_references, n_final_references,
     n_vlass_matched, n_first_matched, n_confused, n_resolved, rows_read/rows_dropped
     per survey, finalref_ids_missing, out.
     """
-    columns = columns or {}
-    units = units or {}
-    for key in list(columns) + list(units):
-        if key not in SURVEYS:
-            raise ValueError(f"unknown survey {key!r} in columns/units; expected one of {', '.join(SURVEYS)}")
     th = {
-        "match_radius_arcsec": _finite("match_radius_arcsec", match_radius_arcsec),
-        "resolved_major_arcsec": _finite("resolved_major_arcsec", resolved_major_arcsec),
-        "goodref_snr_min": _finite("goodref_snr_min", goodref_snr_min),
-        "goodref_alpha_min": _finite("goodref_alpha_min", goodref_alpha_min),
-        "goodref_alpha_max": _finite("goodref_alpha_max", goodref_alpha_max),
-        "finalref_snr_min": _finite("finalref_snr_min", finalref_snr_min),
+        "match_radius_arcsec": _finite("match_radius_arcsec", catalog.match_radius_arcsec),
+        "resolved_major_arcsec": _finite("resolved_major_arcsec", catalog.resolved_major_arcsec),
+        "goodref_snr_min": _finite("goodref_snr_min", catalog.goodref_snr_min),
+        "goodref_alpha_min": _finite("goodref_alpha_min", catalog.goodref_alpha_min),
+        "goodref_alpha_max": _finite("goodref_alpha_max", catalog.goodref_alpha_max),
+        "finalref_snr_min": _finite("finalref_snr_min", catalog.finalref_snr_min),
     }
     if th["goodref_alpha_min"] > th["goodref_alpha_max"]:
-        raise ValueError(f"goodref_alpha_min ({goodref_alpha_min}) is larger than goodref_alpha_max ({goodref_alpha_max})")
-    ids = [str(i).strip() for i in (finalref_ids or []) if str(i).strip()]
+        raise ValueError(f"goodref_alpha_min ({catalog.goodref_alpha_min}) is larger than "
+                         f"goodref_alpha_max ({catalog.goodref_alpha_max})")
+    ids = [str(i).strip() for i in catalog.finalref_ids if str(i).strip()]
 
     paths = {"nvss": nvss, "vlass": vlass or None, "first": first or None}
     tables = {
-        s: read_survey(p, s, units.get(s, "mjy"), columns.get(s)) for s, p in paths.items() if p
+        s: read_survey(p, s, getattr(catalog.flux_units, s), getattr(catalog.columns, s))
+        for s, p in paths.items() if p
     }
     for t in tables.values():
         if t.rows_dropped:
@@ -209,11 +189,11 @@ def build_master(
         {
             "schema_version": SCHEMA_VERSION,
             "build_time_iso": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "software_version": _software_version(),
+            "software_version": __version__,
             "finalref_ids": json.dumps(ids),
             "finalref_ids_missing": json.dumps(missing),
             "nvss_default_error_jy": repr(NVSS_DEFAULT_ERROR_JY),
-            "spectral_index_freqs_hz": json.dumps([NU_NVSS_HZ, NU_VLASS_HZ]),
+            "spectral_index_freqs_hz": json.dumps([REF_FREQ_HZ, NU_VLASS_HZ]),
             "conventions": "fluxes Jy; angles deg; sizes arcsec; alpha: S ~ nu^alpha; resolved_flag NULL = no FIRST information",
         }
     )
@@ -244,6 +224,17 @@ def build_master(
         "finalref_ids_missing": missing,
     }
     log.info("master catalog %s: %s", out, summary)
+    return summary
+
+
+def write_master_catalog(
+    *, nvss: str, vlass: str | None, first: str | None, db_path: str, summary_path: str, catalog: Catalog, provenance: dict
+) -> dict:
+    """The master_catalog rule: :func:`build_master` into ``db_path``, then its summary
+    plus ``provenance`` as JSON at ``summary_path`` (both written atomically).  Returns the summary."""
+    summary = build_master(nvss, db_path, catalog=catalog, vlass=vlass, first=first)
+    summary["provenance"] = provenance
+    write_json(summary_path, summary, default=str)
     return summary
 
 
@@ -305,19 +296,33 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--first", default="", help="FIRST table (optional): resolved flag")
     ap.add_argument("--out", required=True, help="output SQLite file")
     for s in SURVEYS:
-        ap.add_argument(f"--{s}-flux-unit", default="mjy", metavar="{jy,mjy,ujy}", help=f"flux unit of the {s.upper()} table (default mjy)")
+        ap.add_argument(f"--{s}-flux-unit", metavar="{jy,mjy,ujy}", help=f"flux unit of the {s.upper()} table (default: the schema's, mjy)")
         ap.add_argument(
             f"--{s}-column", action="append", default=[], metavar="STD=COLUMN",
             help="map a standard column (name, ra, dec, flux, e_flux, major, minor) to a file column; repeatable",
         )
-    ap.add_argument("--match-radius-arcsec", type=float, default=7.5)
-    ap.add_argument("--resolved-major-arcsec", type=float, default=10.0)
-    ap.add_argument("--goodref-snr-min", type=float, default=50.0)
-    ap.add_argument("--goodref-alpha-min", type=float, default=-1.5)
-    ap.add_argument("--goodref-alpha-max", type=float, default=0.5)
-    ap.add_argument("--finalref-snr-min", type=float, default=100.0)
+    for key in _THRESHOLDS:
+        ap.add_argument(f"--{key.replace('_', '-')}", type=float, help="default: the schema's catalog." + key)
     ap.add_argument("--finalref-ids", default="", help="comma-separated source_ids the final references are restricted to")
     return ap
+
+
+_THRESHOLDS = ("match_radius_arcsec", "resolved_major_arcsec", "goodref_snr_min", "goodref_alpha_min",
+               "goodref_alpha_max", "finalref_snr_min")
+
+
+def catalog_from_args(args: argparse.Namespace) -> Catalog:
+    """The catalog settings of the command line (validated; unset options take the schema's defaults)."""
+    cat = {
+        "nvss": args.nvss, "vlass": args.vlass, "first": args.first,
+        "columns": {s: _mapping(getattr(args, f"{s}_column"), f"--{s}-column") for s in SURVEYS},
+        "finalref_ids": [i for i in args.finalref_ids.split(",") if i.strip()],
+    }
+    units = {s: getattr(args, f"{s}_flux_unit") for s in SURVEYS if getattr(args, f"{s}_flux_unit") is not None}
+    if units:
+        cat["flux_units"] = units
+    cat.update({k: getattr(args, k) for k in _THRESHOLDS if getattr(args, k) is not None})
+    return Settings.from_config({"catalog": cat}).catalog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,21 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        summary = build_master(
-            args.nvss,
-            args.out,
-            vlass=args.vlass or None,
-            first=args.first or None,
-            columns={s: _mapping(getattr(args, f"{s}_column"), f"--{s}-column") for s in SURVEYS},
-            units={s: getattr(args, f"{s}_flux_unit") for s in SURVEYS},
-            match_radius_arcsec=args.match_radius_arcsec,
-            resolved_major_arcsec=args.resolved_major_arcsec,
-            goodref_snr_min=args.goodref_snr_min,
-            goodref_alpha_min=args.goodref_alpha_min,
-            goodref_alpha_max=args.goodref_alpha_max,
-            finalref_snr_min=args.finalref_snr_min,
-            finalref_ids=[i for i in args.finalref_ids.split(",") if i.strip()],
-        )
+        summary = build_master(args.nvss, args.out, catalog=catalog_from_args(args),
+                               vlass=args.vlass or None, first=args.first or None)
     except (ValueError, FileNotFoundError) as exc:
         print(f"build_master: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -22,13 +22,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-NU_NVSS_HZ = 1.4e9
+from ..sky import REF_FREQ_HZ
+
 NU_VLASS_HZ = 3.0e9
 NVSS_DEFAULT_ERROR_JY = 0.45e-3
 
 
-def spectral_index(s_hi, s_lo, nu_hi: float = NU_VLASS_HZ, nu_lo: float = NU_NVSS_HZ) -> np.ndarray:
-    """``ln(s_hi/s_lo) / ln(nu_hi/nu_lo)``; NaN where a flux is missing or <= 0."""
+def spectral_index(s_hi, s_lo, nu_hi: float = NU_VLASS_HZ, nu_lo: float = REF_FREQ_HZ) -> np.ndarray:
+    """``ln(s_hi/s_lo) / ln(nu_hi/nu_lo)``; NaN where a flux is missing or <= 0.
+
+    Defaults: VLASS (3 GHz) over NVSS (:data:`~dsa110_contimg.sky.REF_FREQ_HZ`, 1.4 GHz).
+    """
     s_hi = np.asarray(s_hi, dtype=float)
     s_lo = np.asarray(s_lo, dtype=float)
     ok = np.isfinite(s_hi) & np.isfinite(s_lo) & (s_hi > 0) & (s_lo > 0)

@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 
 import yaml
 
-from ..config import load_config
+from ..settings import load_settings
 from .convert import WRITERS, ConversionError, convert_group
 
 
@@ -26,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = load_config(args.config, {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)})
+    settings = load_settings(args.config, {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)})
+    conversion = dataclasses.replace(settings.conversion, writer=args.writer) if args.writer else settings.conversion
     try:
-        summary = convert_group(args.files, args.out, cfg, writer=args.writer or cfg["conversion"]["writer"])
+        summary = convert_group(args.files, args.out, telescope=settings.telescope, conversion=conversion)
     except ConversionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -12,23 +12,30 @@ place atomically: the final path never holds a half-written MS.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import shutil
 import tempfile
 import time
+import warnings
+from functools import partial
 
 import numpy as np
+from astropy.time import Time
+from pyuvdata import UVData
 
-from .. import astrometry
-from ..atomic import move_into_place
+from ..atomic import atomic_path, move_into_place
 from ..geometry import geodetic_to_ecef, load_stations
 from ..grouping import consistency_problem
 from ..provenance import provenance_record
-from ..uvh5_io import UVH5Error, parse_name, read_baseline_metadata, read_header
+from ..settings import Conversion, Telescope, as_plain
+from ..uvh5_io import SubbandHeader, UVH5Error, parse_name, read_baseline_metadata, read_header
 from . import ms_table
-from .phasing import phase_center, uvw_to_center
+from .monolithic import phase_and_write, read_group
+from .parallel import band_layout, write_main_data
+from .phasing import PhaseCentre, phase_center, uvw_to_center
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,7 @@ class ConversionError(RuntimeError):
     """A group cannot be converted; the message names the file and the problem."""
 
 
-def choose_writer(writer: str, n_subbands: int, max_mono: int = 2) -> str:
+def choose_writer(writer: str, n_subbands: int, *, max_mono: int) -> str:
     """``auto`` -> ``monolithic`` for <= ``max_mono`` subbands, else ``parallel``."""
     if writer not in WRITERS:
         raise ConversionError(f"unknown writer {writer!r}; choose one of {', '.join(WRITERS)}")
@@ -82,15 +89,15 @@ def _validate(paths: list[str]):
     ek = headers[0].extra_keywords
     if "phase_center_dec" not in ek:
         raise ConversionError(f"{paths[0]}: extra_keywords lack phase_center_dec (the pointing declination, radians); not a DSA-110 file?")
-    ha0 = float(ek.get("ha_phase_center", 0.0))
+    ha0 = float(ek.get("ha_phase_center", 0.0))  # a file without the keyword is meridian fringe-stopped
     if abs(ha0) > 1e-9:
         raise ConversionError(f"{paths[0]}: ha_phase_center = {ha0} rad; only meridian (HA = 0) fringe-stopping is supported")
     return headers
 
 
-def _antenna_positions(meta: dict, tel: dict) -> dict[int, np.ndarray]:
+def _antenna_positions(meta: dict, *, telescope: Telescope) -> dict[int, np.ndarray]:
     """Antenna number -> ITRF position (m), from the configured stations matched by name."""
-    stations = load_stations(tel.get("station_file", ""))
+    stations = load_stations(telescope.station_file)
     ecef = stations.ecef()
     by_name = {n: ecef[k] for k, n in enumerate(stations.names)}
     out = {}
@@ -98,21 +105,21 @@ def _antenna_positions(meta: dict, tel: dict) -> dict[int, np.ndarray]:
         if name not in by_name:
             raise ConversionError(
                 f"antenna {name!r} (number {num}) of the UVH5 files is not in the station table "
-                f"({tel.get('station_file') or 'built-in layout'})"
+                f"({telescope.station_file or 'built-in layout'})"
             )
         out[int(num)] = by_name[name]
     return out
 
 
-def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "auto", workers: int | None = None) -> dict:
+def convert_group(paths: list[str], out_ms: str, *, telescope: Telescope, conversion: Conversion,
+                  workers: int | None = None) -> dict:
     """Convert the subband files ``paths`` (one group) to ``out_ms``; return a summary dict.
 
-    ``config`` is the validated workflow config (``telescope`` and ``conversion`` used);
-    ``workers`` overrides ``conversion.workers`` (the parallel writer's processes).
+    The writer is ``conversion.writer``; ``workers`` overrides ``conversion.workers`` (the
+    parallel writer's processes; the workflow passes the rule's threads).
     Raises :class:`ConversionError` with the offending file and reason on bad input.
     """
     t_start = time.perf_counter()
-    tel, conv = config["telescope"], config["conversion"]
     if not paths:
         raise ConversionError("no subband files given")
     missing = [p for p in paths if not os.path.isfile(p)]
@@ -121,16 +128,16 @@ def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "au
     sbs = [parse_name(p) for p in paths]
     paths = [p for _, p in sorted(zip([s[1] if s else 99 for s in sbs], paths, strict=True))]
     headers = _validate(paths)
-    writer = choose_writer(writer, len(paths), conv.get("auto_monolithic_max_subbands", 2))
+    writer = choose_writer(conversion.writer, len(paths), max_mono=conversion.auto_monolithic_max_subbands)
     meta = read_baseline_metadata(paths[0])
-    loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
-    ant_pos = _antenna_positions(meta, tel)
+    loc = telescope.location
+    ant_pos = _antenna_positions(meta, telescope=telescope)
     dec_p = float(headers[0].extra_keywords["phase_center_dec"])
     ra_c, dec_c, mid_jd = phase_center(meta["time_array"], dec_p, loc)
     group_id = (parse_name(paths[0]) or (os.path.basename(paths[0]), 0))[0]
-    cat_name = f"MERIDIAN_{group_id}"
+    centre = PhaseCentre(ra_c, dec_c, f"MERIDIAN_{group_id}")
     prov = provenance_record(
-        {"telescope": tel, "conversion": conv},
+        {"telescope": as_plain(telescope), "conversion": as_plain(conversion)},
         inputs=[os.path.abspath(p) for p in paths],
         writer=writer,
         phase_center_icrs_deg=[math.degrees(ra_c), math.degrees(dec_c)],
@@ -140,22 +147,22 @@ def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "au
     out_ms = os.path.abspath(out_ms.rstrip("/"))
     out_dir = os.path.dirname(out_ms)
     os.makedirs(out_dir, exist_ok=True)
-    stage_root = staging_dir(conv.get("stage_dir", "auto"), estimate_ms_bytes(headers[0], len(paths)), out_dir)
+    stage_root = staging_dir(conversion.stage_dir, estimate_ms_bytes(headers[0], len(paths)), out_dir)
     work = tempfile.mkdtemp(prefix=f".{os.path.basename(out_ms)}.", dir=stage_root)
     tmp_ms = os.path.join(work, os.path.basename(out_ms))
     try:
         if writer == "monolithic":
-            from .monolithic import phase_and_write, read_group  # noqa: PLC0415
-
             uv = read_group(paths)
-            _set_identity(uv, tel, ant_pos)
-            uvw_new = uvw_to_center(ant_pos, uv.ant_1_array, uv.ant_2_array, uv.time_array, ra_c, dec_c, loc)
-            phase_and_write(uv, tmp_ms, ra_c, dec_c, cat_name, uvw_new)
+            _set_identity(uv, telescope=telescope, ant_pos=ant_pos)
+            uvw_new = uvw_to_center(ant_pos, uv.ant_1_array, uv.ant_2_array, uv.time_array,
+                                    ra_icrs=ra_c, dec_icrs=dec_c, location=loc)
+            phase_and_write(uv, tmp_ms, centre=centre, uvw_new=uvw_new)
             del uv
             ms_table.ensure_model_corrected(tmp_ms)
-            ms_table.stamp_identity(tmp_ms, tel["mount"], tel["name"], prov)
+            ms_table.stamp_identity(tmp_ms, telescope=telescope, provenance=prov)
         else:
-            _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, workers or conv.get("workers", 2), prov)
+            _write_parallel(tmp_ms, headers=headers, meta=meta, telescope=telescope, ant_pos=ant_pos, centre=centre,
+                            workers=workers or conversion.workers, provenance=prov)
         move_into_place(tmp_ms, out_ms)
     except UVH5Error as err:
         raise ConversionError(str(err)) from None
@@ -173,33 +180,39 @@ def convert_group(paths: list[str], out_ms: str, config: dict, writer: str = "au
     return summary
 
 
-def _set_identity(uv, tel: dict, ant_pos: dict[int, np.ndarray]) -> None:
+def convert_group_to(paths: list[str], *, out_ms: str, summary_path: str, telescope: Telescope, conversion: Conversion,
+                     workers: int | None = None) -> dict:
+    """Rule ``convert``: :func:`convert_group`, and its summary JSON written atomically to ``summary_path``."""
+    summary = convert_group(paths, out_ms, telescope=telescope, conversion=conversion, workers=workers)
+    with atomic_path(summary_path) as tmp, open(tmp, "w") as fh:
+        json.dump(summary, fh, indent=1)
+    return summary
+
+
+def _set_identity(uv, *, telescope: Telescope, ant_pos: dict[int, np.ndarray]) -> None:
     """Telescope name/location from the config; antenna positions from the station table."""
-    uv.telescope.name = tel["name"]
-    uv.telescope.location = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
-    ref = geodetic_to_ecef(tel["lat_deg"], tel["lon_deg"], tel["height_m"])
+    uv.telescope.name = telescope.name
+    uv.telescope.location = telescope.location
+    ref = geodetic_to_ecef(telescope.lat_deg, telescope.lon_deg, telescope.height_m)
     nums = uv.telescope.antenna_numbers
     uv.telescope.antenna_positions = np.array([ant_pos[int(n)] for n in nums]) - ref
-    uv.telescope.mount_type = [tel["mount"].lower()] * len(nums)
+    uv.telescope.mount_type = [telescope.mount.lower()] * len(nums)
 
 
-def _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c, cat_name, workers, prov) -> None:
-    from astropy.time import Time  # noqa: PLC0415
-
-    from .parallel import write_main_data  # noqa: PLC0415
-
+def _write_parallel(tmp_ms: str, *, headers: list[SubbandHeader], meta: dict, telescope: Telescope,
+                    ant_pos: dict[int, np.ndarray], centre: PhaseCentre, workers: int, provenance: dict) -> None:
+    """The parallel writer: main table from row blocks in ``workers`` processes, then the subtables."""
     a1, a2, tjd = meta["ant_1_array"], meta["ant_2_array"], meta["time_array"]
-    uvw_new = uvw_to_center(ant_pos, a1, a2, tjd, ra_c, dec_c, loc)
+    uvw_new = uvw_to_center(ant_pos, a1, a2, tjd, ra_icrs=centre.ra_rad, dec_icrs=centre.dec_rad, location=telescope.location)
     dw = uvw_new[:, 2] - meta["uvw_array"][:, 2]
     swap = a1 > a2
-    from .parallel import band_layout  # noqa: PLC0415
-
+    paths = [h.path for h in headers]
     npol, nrows = headers[0].npols, headers[0].nblts
-    layout = band_layout([h.path for h in headers], [h.freqs_hz for h in headers], dw, swap, npol)
+    layout = band_layout(paths=paths, freqs_file=[h.freqs_hz for h in headers], dw_m=dw, swap=swap, npol=npol)
     freqs_all = layout["freqs"]
-    widths = np.concatenate([np.abs(headers[[h.path for h in headers].index(p)].channel_width_hz[o]) for p, o, _c0 in layout["files"]])
+    widths = np.concatenate([np.abs(headers[paths.index(p)].channel_width_hz[o]) for p, o, _c0 in layout["files"]])
     nchan_tile = headers[0].nfreqs
-    ms = ms_table.create_main(tmp_ms, nrows, len(freqs_all), npol, nchan_tile)
+    ms = ms_table.create_main(tmp_ms, nrows=nrows, nchan=len(freqs_all), npol=npol, nchan_tile=nchan_tile)
     try:
         mjd_s = Time(tjd, format="jd", scale="utc").mjd * 86400.0
         ms.putcol("ANTENNA1", np.where(swap, a2, a1))
@@ -214,34 +227,33 @@ def _write_parallel(paths, headers, meta, tmp_ms, tel, ant_pos, loc, ra_c, dec_c
         ms.putcol("SCAN_NUMBER", np.ones(nrows, np.int32))
         ms.putcol("FLAG_ROW", np.zeros(nrows, bool))
         # the subtables' metadata (pyuvdata header read, ~1 s) is built in a worker meanwhile
-        side = (subtable_metadata, (paths[0], tel, ant_pos, freqs_all, widths, ra_c, dec_c, cat_name))
-        weight, uv = write_main_data(ms, layout, workers, side)
+        side = partial(subtable_metadata, paths[0], telescope=telescope, ant_pos=ant_pos, freqs_hz=freqs_all,
+                       widths_hz=widths, centre=centre)
+        weight, uv = write_main_data(ms, layout, workers=workers, side=side)
         ms.putcol("WEIGHT", weight)
         ms.putcol("SIGMA", np.where(weight > 0, 1.0 / np.sqrt(np.maximum(weight, 1e-30)), 0.0))
         ms.putcolkeyword("DATA", "QuantumUnits", ["Jy"])
         ms.flush()
     finally:
         ms.close()
-    ms_table.write_subtables(tmp_ms, uv, tel["mount"], tel["name"], prov)
+    ms_table.write_subtables(tmp_ms, uv, telescope=telescope, provenance=provenance)
 
 
-def subtable_metadata(path, tel, ant_pos, freqs_all, widths, ra_c, dec_c, cat_name):
-    """Metadata-only UVData describing the MS subtables (telescope, antennas, SPW, field, pols)."""
-    import warnings  # noqa: PLC0415
-
-    from pyuvdata import UVData  # noqa: PLC0415
-
+def subtable_metadata(path: str, *, telescope: Telescope, ant_pos: dict[int, np.ndarray], freqs_hz: np.ndarray,
+                      widths_hz: np.ndarray, centre: PhaseCentre):
+    """Metadata-only UVData describing the MS subtables (telescope, antennas, SPW, field, pols):
+    one spectral window of ``freqs_hz`` (ascending) with ``widths_hz``, phased to ``centre``."""
     uv = UVData()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The uvw_array does not match")
         uv.read(path, file_type="uvh5", read_data=False, run_check=False)
-    _set_identity(uv, tel, ant_pos)
-    uv.freq_array = freqs_all
-    uv.channel_width = widths
-    uv.Nfreqs = freqs_all.size
-    uv.flex_spw_id_array = np.zeros(freqs_all.size, dtype=int)
+    _set_identity(uv, telescope=telescope, ant_pos=ant_pos)
+    uv.freq_array = freqs_hz
+    uv.channel_width = widths_hz
+    uv.Nfreqs = freqs_hz.size
+    uv.flex_spw_id_array = np.zeros(freqs_hz.size, dtype=int)
     uv.spw_array = np.array([0])
     uv.Nspws = 1
     uv.vis_units = "Jy"
-    uv.phase(lon=ra_c, lat=dec_c, epoch="J2000", phase_frame="icrs", cat_name=cat_name, use_ant_pos=True)
+    uv.phase(lon=centre.ra_rad, lat=centre.dec_rad, epoch="J2000", phase_frame="icrs", cat_name=centre.name, use_ant_pos=True)
     return uv

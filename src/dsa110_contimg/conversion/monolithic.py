@@ -16,6 +16,7 @@ from pyuvdata import UVData
 
 from ..geometry import C_M_S
 from ..uvh5_io import UVH5Error
+from .phasing import PhaseCentre
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ def undo_fringestop(uv: UVData) -> None:
     uv.uvw_array[:] = 0.0
 
 
-def phase_and_write(uv: UVData, out_ms: str, ra_icrs: float, dec_icrs: float, cat_name: str, uvw_new: np.ndarray | None = None) -> None:
-    """Phase ``uv`` to the ICRS position (radians), order channels ascending, write the MS.
+def phase_and_write(uv: UVData, out_ms: str, *, centre: PhaseCentre, uvw_new: np.ndarray | None = None) -> None:
+    """Phase ``uv`` to ``centre`` (ICRS), order channels ascending, write the MS.
 
     With ``uvw_new`` (pyuvdata convention, per blt) the result is moved from
     pyuvdata's UVW onto the project's geometry (:mod:`.phasing`), which differs from
@@ -58,7 +59,7 @@ def phase_and_write(uv: UVData, out_ms: str, ra_icrs: float, dec_icrs: float, ca
     undo_fringestop(uv)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The uvw_array does not match")
-        uv.phase(lon=ra_icrs, lat=dec_icrs, epoch="J2000", phase_frame="icrs", cat_name=cat_name, use_ant_pos=True)
+        uv.phase(lon=centre.ra_rad, lat=centre.dec_rad, epoch="J2000", phase_frame="icrs", cat_name=centre.name, use_ant_pos=True)
     if uvw_new is not None:
         dw = uvw_new[:, 2] - uv.uvw_array[:, 2]
         uv.data_array *= np.exp((-2j * np.pi / C_M_S) * np.outer(dw, uv.freq_array))[:, :, None].astype(uv.data_array.dtype)

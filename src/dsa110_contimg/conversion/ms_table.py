@@ -13,6 +13,8 @@ import json
 import numpy as np
 from casacore import tables
 
+from ..settings import Telescope
+
 DATA_COLUMNS = ("DATA", "MODEL_DATA", "CORRECTED_DATA")
 
 
@@ -20,22 +22,23 @@ def _tile_rows(npol: int, nchan_tile: int, bytes_per: int, target: int = 1 << 20
     return int(max(64, min(1 << 16, target // max(1, npol * nchan_tile * bytes_per))))
 
 
-def _tiled_column(name: str, value, vtype: str, shape: list[int], tile: list[int]) -> tuple[dict, dict]:
+def _tiled_column(name: str, value, *, vtype: str, shape: list[int], tile: list[int]) -> tuple[dict, dict]:
     """(column description, data-manager spec) of a fixed-shape TiledColumnStMan column."""
     cd = tables.makearrcoldesc(name, value, valuetype=vtype, ndim=2, shape=shape, datamanagertype="TiledColumnStMan", datamanagergroup=f"Tiled{name}", options=4)
     dm = {"TYPE": "TiledColumnStMan", "NAME": f"Tiled{name}", "SPEC": {"DEFAULTTILESHAPE": np.array(tile, dtype=np.int32)}, "COLUMNS": [name]}
     return cd, dm
 
 
-def create_main(path: str, nrows: int, nchan: int, npol: int, nchan_tile: int):
-    """Create an MS (main + empty required subtables) with ``nrows`` rows; return the open table."""
+def create_main(path: str, *, nrows: int, nchan: int, npol: int, nchan_tile: int):
+    """Create an MS (main + empty required subtables) with ``nrows`` rows of ``nchan`` x ``npol``
+    cells, tiles of ``nchan_tile`` channels (one subband); return the open table."""
     desc = tables.required_ms_desc("MAIN")
     dm = []
     rows_c = _tile_rows(npol, nchan_tile, 8)
     rows_f = _tile_rows(npol, nchan_tile, 4)
 
     def tiled(name, value, vtype, tile):
-        cd, spec = _tiled_column(name, value, vtype, [nchan, npol], tile)
+        cd, spec = _tiled_column(name, value, vtype=vtype, shape=[nchan, npol], tile=tile)
         dm.append(spec)
         return cd
 
@@ -68,7 +71,7 @@ def create_main(path: str, nrows: int, nchan: int, npol: int, nchan_tile: int):
     return ms
 
 
-def write_subtables(path: str, uv, mount: str, telescope_name: str, provenance: dict) -> None:
+def write_subtables(path: str, uv, *, telescope: Telescope, provenance: dict) -> None:
     """Write ANTENNA, SPW, FIELD, ... from metadata-only ``uv``; stamp mount, telescope, provenance."""
     from pyuvdata.utils.io import ms as ms_utils  # noqa: PLC0415
 
@@ -82,15 +85,16 @@ def write_subtables(path: str, uv, mount: str, telescope_name: str, provenance: 
     ms_utils.write_ms_polarization(path, uvobj=uv)
     ms_utils.write_ms_source(path, uvobj=uv)
     ms_utils.write_ms_spectral_window(path, uvobj=uv)
-    stamp_identity(path, mount, telescope_name, provenance)
+    stamp_identity(path, telescope=telescope, provenance=provenance)
 
 
-def stamp_identity(path: str, mount: str, telescope_name: str, provenance: dict) -> None:
-    """Set ANTENNA::MOUNT, OBSERVATION::TELESCOPE_NAME and a provenance keyword on the MS."""
+def stamp_identity(path: str, *, telescope: Telescope, provenance: dict) -> None:
+    """Set ANTENNA::MOUNT, OBSERVATION::TELESCOPE_NAME (from ``telescope``) and the
+    ``DSA110_PROVENANCE`` keyword (JSON of ``provenance``) on the MS."""
     with tables.table(f"{path}::ANTENNA", readonly=False, ack=False) as t:
-        t.putcol("MOUNT", [mount] * t.nrows())
+        t.putcol("MOUNT", [telescope.mount] * t.nrows())
     with tables.table(f"{path}::OBSERVATION", readonly=False, ack=False) as t:
-        t.putcol("TELESCOPE_NAME", [telescope_name] * t.nrows())
+        t.putcol("TELESCOPE_NAME", [telescope.name] * t.nrows())
     with tables.table(path, readonly=False, ack=False) as t:
         t.putkeyword("DSA110_PROVENANCE", json.dumps(provenance, sort_keys=True))
 
@@ -103,7 +107,7 @@ def ensure_model_corrected(path: str, chunk_rows: int = 20000) -> None:
         for name in ("MODEL_DATA", "CORRECTED_DATA"):
             if name in have:
                 continue
-            cd, spec = _tiled_column(name, 0j, "complex", list(shape), [shape[1], shape[0], _tile_rows(shape[1], shape[0], 8)])
+            cd, spec = _tiled_column(name, 0j, vtype="complex", shape=list(shape), tile=[shape[1], shape[0], _tile_rows(shape[1], shape[0], 8)])
             t.addcols(tables.maketabdesc(cd), spec)
         for r0 in range(0, t.nrows(), chunk_rows):
             n = min(chunk_rows, t.nrows() - r0)

@@ -36,11 +36,11 @@ def _init_worker(layout: dict) -> None:
     _SHARED["layout"] = layout
 
 
-def band_layout(paths: list[str], freqs_file: list[np.ndarray], dw: np.ndarray, swap: np.ndarray, npol: int) -> dict:
+def band_layout(*, paths: list[str], freqs_file: list[np.ndarray], dw_m: np.ndarray, swap: np.ndarray, npol: int) -> dict:
     """Everything a worker needs: per file its channel order and first output channel.
 
     ``freqs_file`` are each file's channel frequencies in file order (Hz); files are
-    placed in ascending frequency.  ``dw`` (Nblts,) is ``w_new - w_raw`` (m);
+    placed in ascending frequency.  ``dw_m`` (Nblts,) is ``w_new - w_raw`` (m);
     ``swap`` marks rows stored with antennas swapped (ant1 > ant2 in the file).
     """
     order = sorted(range(len(paths)), key=lambda k: freqs_file[k].min())
@@ -50,10 +50,10 @@ def band_layout(paths: list[str], freqs_file: list[np.ndarray], dw: np.ndarray, 
         files.append((paths[k], o, c0))
         c0 += o.size
         freqs.append(freqs_file[k][o])
-    return {"files": files, "freqs": np.concatenate(freqs), "dw": dw, "swap": swap, "npol": npol}
+    return {"files": files, "freqs": np.concatenate(freqs), "dw": dw_m, "swap": swap, "npol": npol}
 
 
-def process_rows(r0: int, r1: int, layout: dict | None = None, out=None):
+def process_rows(r0: int, r1: int, *, layout: dict | None = None, out=None):
     """(data, flags, nsamples, weight) of rows r0..r1-1, all channels ascending, MS convention.
 
     ``out`` may supply the (data, nsamples, flags, weight) arrays to fill (shared memory).
@@ -132,17 +132,18 @@ def _slot_bytes(slot_rows: int, nchan: int, npol: int) -> int:
     return slot_rows * nchan * npol * 13 + slot_rows * npol * 4
 
 
-def row_blocks(nrows: int, nchan: int, npol: int, block_bytes: int | None = None) -> list[tuple[int, int]]:
+def row_blocks(nrows: int, nchan: int, npol: int, *, block_bytes: int | None = None) -> list[tuple[int, int]]:
     """Row ranges of about ``block_bytes`` (default ``BLOCK_BYTES``) of output (13 bytes per cell)."""
     block_bytes = block_bytes or BLOCK_BYTES
     step = max(1, block_bytes // (nchan * npol * 13))
     return [(r, min(r + step, nrows)) for r in range(0, nrows, step)]
 
 
-def write_main_data(ms, layout: dict, workers: int, side=None):
+def write_main_data(ms, layout: dict, *, workers: int, side=None):
     """Fill DATA, CORRECTED_DATA, MODEL_DATA, FLAG, WEIGHT_SPECTRUM of open MS ``ms``.
 
-    ``side`` = (function, args) is run in the worker pool alongside the parts.
+    ``side`` (a picklable callable without arguments, e.g. a ``functools.partial`` of a
+    module-level function) is run in the worker pool alongside the parts.
     Returns (per-row mean nsamples per polarization (for WEIGHT), side's result).
     """
     nrows = ms.nrows()
@@ -167,16 +168,16 @@ def write_main_data(ms, layout: dict, workers: int, side=None):
             log.info("rows block %d/%d written (%.1f s)", k + 1, len(blocks), time.perf_counter() - t0)
 
     if workers <= 1:
-        side_result = side[0](*side[1]) if side else None
+        side_result = side() if side else None
         for k, (r0, r1) in enumerate(blocks):
-            put(*process_rows(r0, r1, layout), r0)
+            put(*process_rows(r0, r1, layout=layout), r0)
             progress(k)
         return weight, side_result
     # workers + 1 reusable shared-memory slots: parts are produced straight into them
     slots = [shared_memory.SharedMemory(create=True, size=_slot_bytes(slot_rows, nchan, npol)) for _ in range(workers + 1)]
     try:
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(layout,)) as pool:
-            side_fut = pool.submit(side[0], *side[1]) if side else None
+            side_fut = pool.submit(side) if side else None
             pending, futs, free = list(blocks), [], list(slots)
             for k in range(len(blocks)):
                 while pending and free:

@@ -22,22 +22,35 @@ stores ``conj(V_new)`` and ``-uvw_new`` (CASA's sign convention), as pyuvdata do
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import astrometry
 from ..geometry import C_M_S
 
 
+@dataclass(frozen=True)
+class PhaseCentre:
+    """The fixed phase centre of a converted group: ICRS radians and the FIELD name."""
+
+    ra_rad: float
+    dec_rad: float
+    name: str
+
+
 def phase_center(times_jd: np.ndarray, dec_rad: float, loc) -> tuple[float, float, float]:
-    """(ra_icrs, dec_icrs, mid_jd) of the meridian at the midpoint of ``times_jd`` (radians)."""
+    """(ra_icrs, dec_icrs, mid_jd) of the meridian at the midpoint of ``times_jd`` (radians);
+    ``loc`` is the array's ``EarthLocation`` (``Telescope.location``)."""
     ut = np.unique(times_jd)
     mid = 0.5 * (ut[0] + ut[-1])
     ra, dec = astrometry.meridian_icrs(mid, dec_rad, loc)
     return ra, dec, mid
 
 
-def uvw_to_center(ant_ecef: dict[int, np.ndarray], ant1, ant2, times_jd, ra_icrs, dec_icrs, loc) -> np.ndarray:
-    """UVW (metres, pyuvdata convention x[ant2]-x[ant1]) towards an ICRS direction, per blt.
+def uvw_to_center(ant_ecef: dict[int, np.ndarray], ant1, ant2, times_jd, *, ra_icrs: float, dec_icrs: float,
+                  location) -> np.ndarray:
+    """UVW (metres, pyuvdata convention x[ant2]-x[ant1]) towards an ICRS direction (radians), per blt.
 
     ``ant_ecef`` maps antenna number -> ITRF position (m).  The (u, v, w) axes are
     those of :func:`dsa110_contimg.astrometry.uvw_basis` (ICRS axes; w towards the
@@ -45,7 +58,7 @@ def uvw_to_center(ant_ecef: dict[int, np.ndarray], ant1, ant2, times_jd, ra_icrs
     computed once per unique time.
     """
     ut, inv = np.unique(times_jd, return_inverse=True)
-    basis = astrometry.uvw_basis(ra_icrs, dec_icrs, ut, loc)  # (Nt, 3, 3)
+    basis = astrometry.uvw_basis(ra_icrs, dec_icrs, ut, location)  # (Nt, 3, 3)
     nums = np.array(sorted(ant_ecef))
     lut = np.full(nums.max() + 1, -1)
     lut[nums] = np.arange(nums.size)

@@ -12,15 +12,17 @@ from __future__ import annotations
 import os
 
 from ..bands import N_SUBBANDS
+from ..settings import Conversion, Simulation
 
 #: UVH5 bytes per visibility cell (complex64 data, float32 nsamples, bool flag)
 UVH5_BYTES_PER_CELL = 13
 
 
-def simulated_group_mb(sim: dict) -> float:
-    """UVH5 size (MB) of one simulated group: baselines (with autos) x times x channels x 2 pol."""
-    n_ant = len(sim.get("active_antennas") or []) or int(sim["n_active"])
-    cells = n_ant * (n_ant + 1) // 2 * sim["ntimes"] * sim["nchan_per_subband"] * N_SUBBANDS * 2
+def simulated_group_mb(simulation: Simulation) -> float:
+    """UVH5 size (MB) of one simulated group: baselines (with autos) x times x channels x 2 pol.
+    Antennas: ``active_antennas`` if listed, else ``n_active``."""
+    n_ant = len(simulation.active_antennas) or int(simulation.n_active)
+    cells = n_ant * (n_ant + 1) // 2 * simulation.ntimes * simulation.nchan_per_subband * N_SUBBANDS * 2
     return cells * UVH5_BYTES_PER_CELL / 1e6
 
 
@@ -29,6 +31,6 @@ def files_mb(paths: list[str]) -> float:
     return sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) / 1e6
 
 
-def conversion_workers(input_mb: float, conv: dict) -> int:
-    """``conv['workers']``, or 1 below ``conv['parallel_min_mb']`` MB of UVH5 input."""
-    return 1 if input_mb < conv.get("parallel_min_mb", 0) else int(conv["workers"])
+def conversion_workers(input_mb: float, *, conversion: Conversion) -> int:
+    """``conversion.workers``, or 1 below ``conversion.parallel_min_mb`` MB of UVH5 input."""
+    return 1 if input_mb < conversion.parallel_min_mb else int(conversion.workers)

@@ -1,9 +1,15 @@
-"""Imaging: tclean with w-projection and primary-beam correction from the VP table, FITS export, QA.
+"""Imaging: one group into FITS products with provenance, the same through either imager.
 
-- :mod:`.pipeline`       one group end to end (the rule's entry point)
-- :mod:`.beam_equalize`  bright catalog sources get the drift-averaged beam in a scratch MS
-- :mod:`.selfcal`        phase self-calibration against that catalog model
-- :mod:`.tclean_image`   parameters, checks, tclean, FITS export with provenance
-- :mod:`.wsclean_image`  the optional WSClean backend
-- :mod:`.qa`             image statistics and a thumbnail
+- :mod:`.pipeline`        one group as named steps (the rule's entry point :func:`.pipeline.image_group`)
+- :mod:`.params`          data column, image grid, w-planes; :class:`.params.ImagingError`
+- :mod:`.static_beam`     the static-beam plan: which catalog sources get which beam (pure)
+- :mod:`.beam_equalize`   writes the plan into a scratch copy of the MS
+- :mod:`.selfcal`         phase self-calibration against the static catalog model
+- :mod:`.backends`        the backend interface and registry ``BACKENDS``
+- :mod:`.tclean_backend`  CASA tclean (VP-table beam)
+- :mod:`.wsclean_backend` WSClean (H5-model beam)
+- :mod:`.primary_beam`    drift-averaged primary beam and pb correction, shared by both backends
+- :mod:`.products`        product names, provenance cards, QA JSON
+- :mod:`.sources`         master-catalog sources as point sources
+- :mod:`.qa`              image statistics and a thumbnail
 """

@@ -38,8 +38,8 @@ def peak_subpixel(img: np.ndarray, x0: float, y0: float, box: int = 6) -> tuple[
 
 def image_stats(image_fits: str, residual_fits: str) -> dict:
     """Statistics of a restored image and its residual (both FITS, Jy/beam)."""
-    from astropy.io import fits  # noqa: PLC0415
-    from scipy import ndimage  # noqa: PLC0415
+    from astropy.io import fits
+    from scipy import ndimage
 
     img = np.squeeze(fits.getdata(image_fits))
     res = np.squeeze(fits.getdata(residual_fits))
@@ -58,15 +58,16 @@ def image_stats(image_fits: str, residual_fits: str) -> dict:
     }
 
 
-def thumbnail(image_fits: str, png: str, catalog: list[tuple[str, float, float]] | None = None, title: str = "") -> str:
-    """PNG of the image with the restoring beam (lower left) and catalog positions (circles)."""
-    import matplotlib  # noqa: PLC0415
+def thumbnail(image_fits: str, png: str, overlay=(), title: str = "") -> str:
+    """PNG of the image with the restoring beam (lower left) and the positions of the
+    ``overlay`` sources (anything with ``ra_deg``/``dec_deg``, e.g. :class:`~dsa110_contimg.sky.PointSource`; circles)."""
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    from astropy.io import fits  # noqa: PLC0415
-    from astropy.wcs import WCS  # noqa: PLC0415
-    from matplotlib.patches import Ellipse  # noqa: PLC0415
+    import matplotlib.pyplot as plt
+    from astropy.io import fits
+    from astropy.wcs import WCS
+    from matplotlib.patches import Ellipse
 
     h = fits.getheader(image_fits)
     img = np.squeeze(fits.getdata(image_fits))
@@ -79,8 +80,8 @@ def thumbnail(image_fits: str, png: str, catalog: list[tuple[str, float, float]]
     pix = abs(h["CDELT2"])
     ax.add_patch(Ellipse((0.06 * img.shape[1], 0.06 * img.shape[0]), h["BMIN"] / pix, h["BMAJ"] / pix, angle=h["BPA"],
                          edgecolor="cyan", facecolor="none", lw=1.2))
-    for _name, ra, dec, *_rest in catalog or []:
-        x, y = w.world_to_pixel_values(ra, dec)
+    for s in overlay:
+        x, y = w.world_to_pixel_values(s.ra_deg, s.dec_deg)
         if 0 <= x < img.shape[1] and 0 <= y < img.shape[0]:
             ax.plot(x, y, "o", mfc="none", mec="lime", ms=9, mew=0.8)
     fig.savefig(png, dpi=80, bbox_inches="tight")
@@ -95,10 +96,10 @@ def weighting_noise_ratio(ms_path: str, imsize: int, cell_arcsec: float, robust:
     unflagged data and weights, for the image grid actually used.  Multiply the
     natural-weighting thermal noise by this to predict the Briggs image's thermal noise.
     """
-    from ..casa_env import configure_casa  # noqa: PLC0415
+    from ..casa_env import configure_casa
 
     configure_casa()
-    from casatools import imager  # noqa: PLC0415
+    from casatools import imager
 
     im = imager()
     try:

@@ -6,7 +6,8 @@ bright source into the image as sidelobe-like errors, which raise the image rms 
 the thermal noise.  One phase per antenna and polarization over the whole group
 (``solint='inf'``), solved by CASA ``gaincal`` against MODEL_DATA, removes them.
 Phase-only: amplitudes (and with them the flux scale, and any drift the normalisation
-is meant to see) are not touched.
+is meant to see) are not touched.  :func:`selfcal_static_beam` is the loop the static
+beam (:mod:`.beam_equalize`) runs: two solves, each applied to the original data.
 
 Convention (CASA): V_ij(observed) = g_i g_j^* V_ij(true), so the correction divides by
 g_i g_j^*; polarization p of the data (XX, YY) uses the solutions of feed p on both
@@ -52,7 +53,7 @@ def solve_phases(ms_path: str, workdir: str, minsnr: float = 3.0) -> tuple[np.nd
     Raises :class:`SelfCalFailed` when gaincal writes no table (no good solution at all).
     """
     configure_casa()
-    from casatasks import gaincal  # noqa: PLC0415
+    from casatasks import gaincal
 
     with tables.table(f"{ms_path}::ANTENNA", ack=False) as t:
         names = t.getcol("NAME")
@@ -102,3 +103,66 @@ def apply_phases(d: np.ndarray, flag: np.ndarray, a1: np.ndarray, a2: np.ndarray
         n_new += int((lost[:, None] & ~flag[:, :, p]).sum())
         flag[lost, :, p] = True
     return n_new
+
+
+def selfcal_static_beam(*, ms_orig: str, ms_work: str, column: str, workdir: str, rows_per_chunk: int = 20000) -> dict:
+    """Phase self-calibration of static-beam data; returns the QA record.
+
+    On entry ``ms_work`` (a copy of ``ms_orig``) holds in DATA the equalized data (the
+    original ``column`` minus the beam difference delta) and in MODEL_DATA the static
+    catalog model.  The gains apply to the sky as observed while delta was predicted
+    without them, so the product is original / (g_i g_j^*) - delta.  Solving on
+    original - delta leaves (g_i g_j^* - 1) delta unmodelled, so a second solve on the
+    corrected data refines the phases (large phases only).  delta is not predicted
+    again: DATA holds (original / previous gains) - delta.  The product goes to DATA and
+    ``column``; the flags of antennas without a solution to FLAG.
+
+    When gaincal finds no solution (:class:`SelfCalFailed`) the previous pass is kept
+    (after a failed first pass, the equalized data without self-calibration): an image
+    without self-cal is better than no image.  The record says which (``failed``,
+    ``failed_pass``), how many passes ran (``iteration``), the rms phase
+    (``phase_rms_deg``) and ``n_samples_flagged``.
+    """
+    gains = have = None
+    sc = None
+    n_new = 0
+    for it in range(2):
+        try:
+            g, h, sc_it = solve_phases(ms_work, workdir)
+        except SelfCalFailed as err:
+            log.warning("%s; self-calibration pass %d dropped, keeping %s", err, it + 1,
+                        f"pass {it}" if it else "the data without self-calibration")
+            if sc is None:
+                sc = {"failed": str(err)}
+                if column != "DATA":
+                    with tables.table(ms_work, readonly=False, ack=False) as t:
+                        for r0 in range(0, t.nrows(), rows_per_chunk):
+                            nr = min(rows_per_chunk, t.nrows() - r0)
+                            t.putcol(column, t.getcol("DATA", r0, nr), r0, nr)
+            else:
+                sc["failed_pass"] = it + 1
+            break
+        sc = sc_it
+        prev, prev_have = (np.ones_like(g), np.ones_like(h)) if have is None else (gains, have)
+        gains, have = g * prev, h & prev_have
+        n_new = 0
+        with tables.table(ms_orig, ack=False) as src, tables.table(ms_work, readonly=False, ack=False) as t:
+            for r0 in range(0, t.nrows(), rows_per_chunk):
+                nr = min(rows_per_chunk, t.nrows() - r0)
+                orig, flag = src.getcol(column, r0, nr), src.getcol("FLAG", r0, nr)
+                a1, a2 = t.getcol("ANTENNA1", r0, nr), t.getcol("ANTENNA2", r0, nr)
+                delta = orig.copy()
+                apply_phases(delta, flag.copy(), a1, a2, prev, prev_have)
+                delta -= t.getcol("DATA", r0, nr)
+                out = orig.copy()
+                n_new += apply_phases(out, flag, a1, a2, gains, have)
+                out -= delta
+                t.putcol("DATA", out, r0, nr)  # the next solve's input, and the product
+                if column != "DATA":
+                    t.putcol(column, out, r0, nr)
+                t.putcol("FLAG", flag, r0, nr)
+        sc["iteration"] = it + 1
+    if gains is not None:
+        sc["phase_rms_deg"] = float(np.sqrt(np.mean(np.degrees(np.angle(gains[have])) ** 2))) if have.any() else 0.0
+        sc["n_samples_flagged"] = n_new
+    return sc

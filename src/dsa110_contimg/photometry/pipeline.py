@@ -14,21 +14,27 @@ Products of :func:`lightcurves` (all CSV, fluxes in Jy, times MJD UTC):
   ESE verdict;
 - ``candidates``: the ESE candidates, most significant first;
 - ``dropped_references``: references rejected, with the reason.
+
+:func:`write_forced_photometry` and :func:`write_lightcurves` are the two workflow rules:
+they compute and write every product of their rule (each file atomically).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from astropy.time import Time
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_json
 from ..catalog.build_master import read_references, read_sources
+from ..settings import Imaging, Photometry, as_plain
 from .forced import COLUMNS, load_image, measure
 from .normalize import error_model, normalize
+from .plots import plot_chi2_eta, plot_corrections, plot_lightcurves
 from .variability import candidates, variability_table
 
 log = logging.getLogger(__name__)
@@ -40,12 +46,32 @@ def sources_in_catalog(db_path: str) -> pd.DataFrame:
     return src[["source_id", "ra_deg", "dec_deg", "s_nvss"]].reset_index(drop=True)
 
 
-def photometry_of_image(pbcor: str, pb: str, db_path: str, group: str, pcfg: dict, pblimit: float) -> pd.DataFrame:
-    """Forced photometry of every master-catalog source inside the usable beam of one image."""
+def photometry_of_image(pbcor: str, pb: str, *, db_path: str, group: str, photometry: Photometry,
+                        imaging: Imaging) -> pd.DataFrame:
+    """Forced photometry of every master-catalog source inside the usable beam of one image
+    (``pbcor``/``pb`` FITS; the image's pb cut-off is ``imaging.pblimit``)."""
     img = load_image(pbcor, pb)
-    table = measure(img, sources_in_catalog(db_path), group, pb_min=pcfg["pb_min"], pblimit=pblimit,
-                    box_beams=pcfg["box_beams"], annulus_beams=tuple(pcfg["annulus_beams"]), blend_beams=pcfg["blend_beams"])
+    table = measure(img, sources_in_catalog(db_path), group, pb_min=photometry.pb_min, pblimit=imaging.pblimit,
+                    box_beams=photometry.box_beams, annulus_beams=tuple(photometry.annulus_beams),
+                    blend_beams=photometry.blend_beams)
     log.info("%s: %d sources measured (%d flagged)", pbcor, len(table), int((table["flags"] != "").sum()))
+    return table
+
+
+def write_forced_photometry(pbcor: str, pb: str, *, db_path: str, group: str, photometry: Photometry, imaging: Imaging,
+                            csv_path: str, sidecar_path: str, provenance: dict) -> pd.DataFrame:
+    """The forced_photometry rule: :func:`photometry_of_image` -> ``csv_path``, and a JSON
+    sidecar (counts, columns, units, settings, ``provenance``) -> ``sidecar_path``."""
+    table = photometry_of_image(pbcor, pb, db_path=db_path, group=group, photometry=photometry, imaging=imaging)
+    write_csv(table, csv_path)
+    side = {
+        "group": group, "image": pbcor, "n_sources": len(table),
+        "n_flagged": int((table["flags"] != "").sum()), "columns": list(table.columns),
+        "units": {"flux_jy": "Jy", "flux_err_jy": "Jy", "rms_jy": "Jy/beam (pbcor)", "mjd": "MJD UTC", "ra_deg": "deg ICRS"},
+        "settings": as_plain(photometry),
+        "provenance": provenance,
+    }
+    write_json(sidecar_path, side)
     return table
 
 
@@ -60,7 +86,7 @@ def group_mjd(group: str) -> float:
     return float(Time(group, format="isot", scale="utc").mjd)
 
 
-def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: list[str] | None = None) -> dict:
+def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometry, missing_groups: Sequence[str] = ()) -> dict:
     """Merge per-image CSVs, normalise against the reference ensemble, compute variability.
 
     ``missing_groups``: science groups of the range that have no image (e.g. an
@@ -71,7 +97,7 @@ def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: 
                           na_values={c: ["", "nan", "NaN"] for c in COLUMNS if c not in ("source_id", "group", "flags")})
               for p in csv_paths]
     # an image where no catalog source was measurable is a gap like a missing image
-    missing_groups = list(missing_groups or []) + [os.path.basename(p)[: -len(".csv")] for p, f in zip(csv_paths, frames) if not len(f)]
+    missing_groups = list(missing_groups) + [os.path.basename(p)[: -len(".csv")] for p, f in zip(csv_paths, frames) if not len(f)]
     frames = [f for f in frames if len(f)]
     meas = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     meas["flags"] = meas["flags"].fillna("")
@@ -81,59 +107,97 @@ def lightcurves(csv_paths: list[str], db_path: str, pcfg: dict, missing_groups: 
                            snr=np.nan, flags="missing") for g in missing_groups]
         meas = pd.concat([meas] + gaps, ignore_index=True)
     meas = meas.sort_values(["mjd", "source_id"], kind="stable").reset_index(drop=True)
-    refs = read_references(db_path, view=pcfg["reference_view"])["source_id"].astype(str).tolist()
+    refs = read_references(db_path, view=photometry.reference_view)["source_id"].astype(str).tolist()
     in_field = set(meas["source_id"])
     refs = [r for r in refs if r in in_field]
     def run(table):
-        return normalize(table, refs, baseline_epochs=pcfg["baseline_epochs"], min_refs=pcfg["min_refs"],
-                         clip_sigma=pcfg["clip_sigma"], ref_chi2_max=pcfg["ref_chi2_max"], weighted=pcfg["weighted_median"])
+        return normalize(table, refs, baseline_epochs=photometry.baseline_epochs, min_refs=photometry.min_refs,
+                         clip_sigma=photometry.clip_sigma, ref_chi2_max=photometry.ref_chi2_max,
+                         weighted=photometry.weighted_median)
 
     res = run(meas)
     scale, floor, ref_recs = 1.0, 0.0, []
-    if pcfg["calibrate_errors"]:
+    if photometry.calibrate_errors:
         # pass 1 fits the error model on the references; pass 2 normalises again with
         # calibrated errors, so reference rejection (ref_chi2_max), clipping and weights
         # work in the same units as the candidate thresholds; the residual model of
         # pass 2 (close to a = 1, b = 0) is applied to the normalised errors
-        scale, floor, ref_recs = error_model(res.table, pcfg["min_refs"])
+        scale, floor, ref_recs = error_model(res.table, photometry.min_refs)
         cal = meas.assign(flux_err_raw_jy=meas["flux_err_jy"],
                           flux_err_jy=np.hypot(scale * meas["flux_err_jy"], floor * meas["flux_jy"]))
         res = run(cal)
-        a2, b2, ref_recs = error_model(res.table, pcfg["min_refs"])
+        a2, b2, ref_recs = error_model(res.table, photometry.min_refs)
         res.table["norm_err_jy"] = np.hypot(a2 * res.table["norm_err_jy"], b2 * res.table["norm_flux_jy"])
         # net model: sqrt((a2 a sigma)^2 + ((a2 b)^2 + b2^2) S^2)
         scale, floor = scale * a2, float(np.hypot(a2 * floor, b2))
         log.info("error model from %d references: sigma' = sqrt((%.3f sigma)^2 + (%.4f S)^2) (second pass a=%.3f b=%.4f)",
                  len(ref_recs), scale, floor, a2, b2)
-    var = variability_table(res.table, chi2_nu_min=pcfg["chi2_nu_min"], sigma_dev_min=pcfg["sigma_dev_min"],
-                            min_epochs=pcfg["min_epochs"], v_min=pcfg["v_min"])
+    var = variability_table(res.table, chi2_nu_min=photometry.chi2_nu_min, sigma_dev_min=photometry.sigma_dev_min,
+                            min_epochs=photometry.min_epochs, v_min=photometry.v_min)
     snr = res.table[res.table["flags"] == ""].groupby("source_id")["snr"].median().rename("median_snr")
     var = var.merge(snr, left_on="source_id", right_index=True, how="left")
-    if pcfg.get("min_snr", 0) > 0:
-        var.loc[~(var["median_snr"] >= pcfg["min_snr"]), "ese_candidate"] = False
+    if photometry.min_snr > 0:
+        var.loc[~(var["median_snr"] >= photometry.min_snr), "ese_candidate"] = False
     return {"lightcurves": res.table, "corrections": res.epochs, "variability": var, "candidates": candidates(var),
             "dropped_references": res.dropped_refs, "references": refs, "error_scale": scale,
             "error_floor": floor, "reference_error_model": ref_recs}
 
 
-def plot_all(products: dict, out_dir: str, pcfg: dict) -> dict[str, str]:
+def plot_all(products: dict, out_dir: str, *, photometry: Photometry) -> dict[str, str]:
     """The report plots: candidates' and a sample of references' light curves, the
     correction factor per epoch, and the eta-V plane.  Returns name -> PNG path."""
-    from .plots import plot_chi2_eta, plot_corrections, plot_lightcurves  # noqa: PLC0415
-
     os.makedirs(out_dir, exist_ok=True)
     lc, var = products["lightcurves"], products["variability"]
     cand = products["candidates"]["source_id"].tolist()
     refs = var[var["is_reference"].astype(bool)]
-    refs = refs.sort_values("median_snr", ascending=False)["source_id"].tolist()[: pcfg["n_reference_plots"]]
-    out = {
-        "candidates": os.path.join(out_dir, "candidates_lightcurves.png"),
-        "references": os.path.join(out_dir, "references_lightcurves.png"),
-        "corrections": os.path.join(out_dir, "corrections.png"),
-        "eta_v": os.path.join(out_dir, "eta_v.png"),
-    }
+    refs = refs.sort_values("median_snr", ascending=False)["source_id"].tolist()[: photometry.n_reference_plots]
+    out = {name: os.path.join(out_dir, f) for name, f in PLOT_FILES.items()}
     plot_lightcurves(lc, cand, out["candidates"], title=f"ESE candidates ({len(cand)}): raw and normalised")
     plot_lightcurves(lc, refs, out["references"], title=f"Reference sources (brightest {len(refs)}): raw and normalised")
     plot_corrections(products["corrections"], out["corrections"])
-    plot_chi2_eta(var, out["eta_v"], chi2_nu_min=pcfg["chi2_nu_min"])
+    plot_chi2_eta(var, out["eta_v"], chi2_nu_min=photometry.chi2_nu_min)
     return out
+
+
+PLOT_FILES = {"candidates": "candidates_lightcurves.png", "references": "references_lightcurves.png",
+              "corrections": "corrections.png", "eta_v": "eta_v.png"}
+"""Plot name -> file name inside the plot directory."""
+
+TABLE_FILES = {"lightcurves": "lightcurves.csv", "corrections": "corrections.csv", "variability": "variability.csv",
+               "candidates": "candidates.csv", "dropped_references": "dropped_references.csv"}
+"""Product key of :func:`lightcurves` -> CSV file name inside the photometry directory."""
+
+
+def lightcurve_summary(products: dict, *, n_images: int, missing_groups: Sequence[str], plots: dict[str, str],
+                       photometry: Photometry, provenance: dict) -> dict:
+    """The JSON summary of a :func:`lightcurves` run: counts, references requested / used /
+    dropped, the error model, corrected epochs, the candidates, plots, settings, provenance."""
+    corr, lc = products["corrections"], products["lightcurves"]
+    return {
+        "n_images": n_images, "missing_groups": list(missing_groups),
+        "n_sources": int(products["variability"].shape[0]), "references_requested": products["references"],
+        "references_used": sorted(lc.loc[lc["is_reference"], "source_id"].unique().tolist()),
+        "references_dropped": products["dropped_references"].to_dict(orient="records"),
+        "error_model": {"scale": products["error_scale"], "fractional_floor": products["error_floor"],
+                        "references": products["reference_error_model"]},
+        "epochs_corrected": int(corr["corrected"].sum()), "epochs_uncorrected": int((~corr["corrected"]).sum()),
+        "candidates": products["candidates"][["source_id", "significance", "chi2_nu", "sigma_dev"]].to_dict(orient="records"),
+        "plots": plots, "settings": as_plain(photometry),
+        "provenance": provenance,
+    }
+
+
+def write_lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometry, missing_groups: Sequence[str],
+                      out_dir: str, provenance: dict) -> dict:
+    """The lightcurves rule: :func:`lightcurves`, then every product into ``out_dir`` --
+    the CSVs of :data:`TABLE_FILES`, the plots of :data:`PLOT_FILES` in ``out_dir/plots``
+    and ``summary.json`` (:func:`lightcurve_summary`) last; each file atomically.
+    Returns the summary."""
+    prod = lightcurves(csv_paths, db_path, photometry=photometry, missing_groups=missing_groups)
+    for key, name in TABLE_FILES.items():
+        write_csv(prod[key], os.path.join(out_dir, name))
+    plots = plot_all(prod, os.path.join(out_dir, "plots"), photometry=photometry)
+    summary = lightcurve_summary(prod, n_images=len(csv_paths), missing_groups=missing_groups, plots=plots,
+                                 photometry=photometry, provenance=provenance)
+    write_json(os.path.join(out_dir, "summary.json"), summary)
+    return summary

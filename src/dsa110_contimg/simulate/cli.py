@@ -17,7 +17,9 @@ import logging
 import os
 import sys
 
-from ..config import load_config
+import yaml
+
+from ..settings import load_settings
 from .run import simulate_group, write_truth
 from .scenario import plan
 
@@ -32,24 +34,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group", help="group id (command group)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    import yaml  # noqa: PLC0415
-
     overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
-    cfg = load_config(args.config, overrides)
+    settings = load_settings(args.config, overrides)
     raw = os.path.join(args.out_dir, "raw")
     if args.command == "plan":
-        for g in plan(cfg["simulation"], cfg["telescope"]):
+        for g in plan(simulation=settings.simulation, telescope=settings.telescope):
             print(g.group_id, g.kind, g.epoch, len(g.filenames()))
         return 0
     if args.command in ("truth", "all"):
-        truth = write_truth(cfg, os.path.join(args.out_dir, "truth.json"), os.path.join(args.out_dir, "sky.csv"))
+        truth = write_truth(settings, os.path.join(args.out_dir, "truth.json"), os.path.join(args.out_dir, "sky.csv"))
     if args.command == "group":
         with open(args.truth) as fh:
             truth = json.load(fh)
-        simulate_group(cfg, truth, args.group, args.out_dir)
+        simulate_group(settings, truth, args.group, args.out_dir)
     if args.command == "all":
         for g in truth["groups"]:
-            simulate_group(cfg, truth, g["group_id"], raw)
+            simulate_group(settings, truth, g["group_id"], raw)
     return 0
 
 

@@ -29,27 +29,28 @@ from __future__ import annotations
 import numpy as np
 
 from ..bands import TOP_FREQ_HZ
+from ..settings import Simulation
 
 BAND_LO_HZ = 1_311_390_000.0
 BAND_SPAN_HZ = TOP_FREQ_HZ - BAND_LO_HZ
 
 
-def draw(sim: dict, active: list[int], n_epochs: int) -> dict:
+def draw(sim: Simulation, active: list[int], n_epochs: int) -> dict:
     """Draw every corruption parameter; returns a JSON-serialisable truth dict.
 
     ``active`` are station numbers of the active antennas.
     """
-    c = sim["corruptions"]
-    rng = np.random.default_rng([sim["seed"], 3])
+    c = sim.corruptions
+    rng = np.random.default_rng([sim.seed, 3])
     na = len(active)
     out: dict = {"convention": "V_ms[i,j] = J_i conj(J_j) V_true; J = sqrt(scale) G B exp(-2 pi i nu tau)"}
-    tau = rng.normal(0.0, c["delay_rms_ns"], (na, 2)) if c["delays"] else np.zeros((na, 2))
+    tau = rng.normal(0.0, c.delay_rms_ns, (na, 2)) if c.delays else np.zeros((na, 2))
     out["delays_ns"] = {str(a): tau[k].tolist() for k, a in enumerate(active)}
     nterm = 4
-    if c["bandpass"]:
-        amp_c = rng.normal(0.0, c["bandpass_amp_rms"] / np.sqrt(nterm), (na, 2, nterm))
-        ph_c = rng.normal(0.0, np.radians(c["bandpass_phase_rms_deg"]) / np.sqrt(nterm), (na, 2, nterm))
-        ripple = rng.uniform(0.0, c["bandpass_ripple"], (na, 2))
+    if c.bandpass:
+        amp_c = rng.normal(0.0, c.bandpass_amp_rms / np.sqrt(nterm), (na, 2, nterm))
+        ph_c = rng.normal(0.0, np.radians(c.bandpass_phase_rms_deg) / np.sqrt(nterm), (na, 2, nterm))
+        ripple = rng.uniform(0.0, c.bandpass_ripple, (na, 2))
         rip_period = rng.uniform(8e6, 20e6, (na, 2))
         rip_phase = rng.uniform(0, 2 * np.pi, (na, 2))
     else:
@@ -68,13 +69,13 @@ def draw(sim: dict, active: list[int], n_epochs: int) -> dict:
         }
         for k, a in enumerate(active)
     }
-    if c["gains"]:
+    if c.gains:
         a0 = rng.uniform(0.8, 1.2, (na, 2))
-        a1 = rng.uniform(0.0, c["gain_amp_var"], (na, 2))
+        a1 = rng.uniform(0.0, c.gain_amp_var, (na, 2))
         per = rng.uniform(4.0, 12.0, (na, 2))
         fph = rng.uniform(0, 2 * np.pi, (na, 2))
         p0 = rng.uniform(-np.pi, np.pi, (na, 2))
-        rate = rng.normal(0.0, np.radians(c["gain_phase_rate_deg_per_h"]), (na, 2))
+        rate = rng.normal(0.0, np.radians(c.gain_phase_rate_deg_per_h), (na, 2))
     else:
         a0, a1, per = np.ones((na, 2)), np.zeros((na, 2)), np.full((na, 2), 6.0)
         fph, p0, rate = np.zeros((na, 2)), np.zeros((na, 2)), np.zeros((na, 2))
@@ -89,12 +90,12 @@ def draw(sim: dict, active: list[int], n_epochs: int) -> dict:
         }
         for k, a in enumerate(active)
     }
-    scale = 1.0 + rng.normal(0.0, c["flux_scale_rms"], n_epochs) if c["flux_scale"] else np.ones(n_epochs)
+    scale = 1.0 + rng.normal(0.0, c.flux_scale_rms, n_epochs) if c.flux_scale else np.ones(n_epochs)
     out["flux_scale"] = scale.tolist()
-    out["dead_antenna"] = int(active[int(rng.integers(1, na))]) if c["dead_antenna"] and na > 2 else None
+    out["dead_antenna"] = int(active[int(rng.integers(1, na))]) if c.dead_antenna and na > 2 else None
     # own random stream, so enabling it leaves every other draw unchanged
-    drift_rng = np.random.default_rng([sim["seed"], 8])
-    drift = 1.0 + drift_rng.normal(0.0, c.get("science_drift_rms", 0.0), n_epochs) if c.get("science_drift") else np.ones(n_epochs)
+    drift_rng = np.random.default_rng([sim.seed, 8])
+    drift = 1.0 + drift_rng.normal(0.0, c.science_drift_rms, n_epochs) if c.science_drift else np.ones(n_epochs)
     out["science_scale"] = drift.tolist()
     return out
 
@@ -139,16 +140,16 @@ def jones(truth: dict, ant: int, epoch: int, hours: np.ndarray, freqs_hz: np.nda
     return np.sqrt(truth["flux_scale"][epoch]) * g[:, None, :] * (b * kd)[None, :, :]
 
 
-def draw_rfi(sim: dict, group_index: int, ntimes: int, nchan_total: int) -> dict:
+def draw_rfi(sim: Simulation, group_index: int, ntimes: int, nchan_total: int) -> dict:
     """RFI injected into one group: channel indices (file order, all subbands) and integrations.
 
     Returns ``{"channels": [...], "times": [...], "channel_amp_jy": x, "impulse_amp_jy": y}``.
     """
-    c = sim["corruptions"]
-    if not c["rfi"]:
+    c = sim.corruptions
+    if not c.rfi:
         return {"channels": [], "times": [], "channel_amp_jy": 0.0, "impulse_amp_jy": 0.0}
-    rng = np.random.default_rng([sim["seed"], 4, group_index])
-    nline = min(c["rfi_lines"], nchan_total)
+    rng = np.random.default_rng([sim.seed, 4, group_index])
+    nline = min(c.rfi_lines, nchan_total)
     chans = sorted(int(x) for x in rng.choice(nchan_total, nline, replace=False))
-    times = sorted(int(x) for x in rng.choice(ntimes, min(c["rfi_impulses"], ntimes), replace=False))
-    return {"channels": chans, "times": times, "channel_amp_jy": c["rfi_line_jy"], "impulse_amp_jy": c["rfi_impulse_jy"]}
+    times = sorted(int(x) for x in rng.choice(ntimes, min(c.rfi_impulses, ntimes), replace=False))
+    return {"channels": chans, "times": times, "channel_amp_jy": c.rfi_line_jy, "impulse_amp_jy": c.rfi_impulse_jy}

@@ -11,9 +11,13 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..bands import N_SUBBANDS
-from ..geometry import load_stations
+from ..calibration.calibrators import write_catalog
+from ..geometry import N_STATIONS, load_stations
 from ..provenance import provenance_record
+from ..settings import Settings, Simulation
+from ..sky import PointSource
 from . import corruptions
+from .catalogs import write_survey_tables
 from .scenario import PlannedGroup, ese_lightcurve, pick_ese_source, plan, sky_model
 from .uvh5_writer import write_group
 
@@ -22,34 +26,34 @@ log = logging.getLogger(__name__)
 CATALOG_COLUMNS = ["name", "RAJ2000", "DEJ2000", "S1400_mJy", "e_S1400_mJy", "MajAxis_arcsec", "MinAxis_arcsec", "PA_deg"]
 
 
-def active_antennas(sim: dict, n_stations: int = 117) -> list[int]:
+def active_antennas(sim: Simulation, n_stations: int = N_STATIONS) -> list[int]:
     """Station numbers of the active antennas: ``active_antennas`` or a seeded draw of ``n_active``."""
-    if sim.get("active_antennas"):
-        return sorted(int(a) for a in sim["active_antennas"])
-    rng = np.random.default_rng([sim["seed"], 0])
-    return sorted(int(x) + 1 for x in rng.choice(n_stations, sim["n_active"], replace=False))
+    if sim.active_antennas:
+        return sorted(int(a) for a in sim.active_antennas)
+    rng = np.random.default_rng([sim.seed, 0])
+    return sorted(int(x) + 1 for x in rng.choice(n_stations, sim.n_active, replace=False))
 
 
-def build_truth(config: dict) -> dict:
+def build_truth(settings: Settings) -> dict:
     """Every injected value of the simulated run, as a JSON-serialisable dict."""
-    sim, tel = config["simulation"], config["telescope"]
-    groups = plan(sim, tel)
+    sim, tel = settings.simulation, settings.telescope
+    groups = plan(simulation=sim, telescope=tel)
     active = active_antennas(sim)
-    sky = sky_model(sim, tel, groups)
-    ese = sim.get("ese", {})
-    k_ese = pick_ese_source(sky, sim) if ese.get("enabled") else None
+    sky = sky_model(simulation=sim, telescope=tel, groups=groups)
+    ese = sim.ese
+    k_ese = pick_ese_source(sky, min_flux_mjy=ese.min_flux_mjy) if ese.enabled else None
     if k_ese is not None:
-        lc = ese_lightcurve(np.arange(sim["n_epochs"]), ese["center_epoch"], ese["half_width_epochs"], ese["depth"],
-                            ese["spike"], ese["spike_width"])
+        lc = ese_lightcurve(np.arange(sim.n_epochs), center=ese.center_epoch, half_width=ese.half_width_epochs,
+                            depth=ese.depth, spike=ese.spike, spike_width=ese.spike_width)
         sky[k_ese]["lightcurve"] = [float(v) for v in lc]
-    truth = corruptions.draw(sim, active, sim["n_epochs"])
-    nchan_total = N_SUBBANDS * sim["nchan_per_subband"]
+    truth = corruptions.draw(sim, active, sim.n_epochs)
+    nchan_total = N_SUBBANDS * sim.nchan_per_subband
     truth.update(
         {
             "description": "dsa110_contimg simulator truth; angles in degrees unless *_rad, fluxes Jy at 1.4 GHz",
-            "seed": sim["seed"],
-            "sefd_jy": sim["sefd_jy"],
-            "pointing_dec_deg": sim["pointing_dec_deg"],
+            "seed": sim.seed,
+            "sefd_jy": sim.sefd_jy,
+            "pointing_dec_deg": sim.pointing_dec_deg,
             "active_antennas": active,
             "run_start_jd": min(g.start_jd for g in groups),
             "sky": sky,
@@ -66,21 +70,19 @@ def build_truth(config: dict) -> dict:
                 }
                 for g in groups
             ],
-            "rfi": {str(g.index): corruptions.draw_rfi(sim, g.index, sim["ntimes"], nchan_total) for g in groups},
-            "provenance": provenance_record(config),
+            "rfi": {str(g.index): corruptions.draw_rfi(sim, g.index, sim.ntimes, nchan_total) for g in groups},
+            "provenance": provenance_record(settings.as_dict()),
         }
     )
     return truth
 
 
-def write_truth(config: dict, truth_path: str, catalog_path: str, calibrators_path: str | None = None) -> dict:
+def write_truth(settings: Settings, truth_path: str, catalog_path: str, calibrators_path: str | None = None) -> dict:
     """Write ``truth.json``, the NVSS-like sky catalog CSV and (optionally) the calibrator
     catalog CSV of the simulated calibrators (atomically)."""
-    truth = build_truth(config)
+    truth = build_truth(settings)
     if calibrators_path:
-        from ..calibration.calibrators import Calibrator, write_catalog  # noqa: PLC0415
-
-        cals = [Calibrator(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in truth["sky"] if s["kind"] == "calibrator"]
+        cals = [PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in truth["sky"] if s["kind"] == "calibrator"]
         with atomic_path(calibrators_path) as tmp:
             write_catalog(cals, tmp)
     with atomic_path(truth_path) as tmp, open(tmp, "w") as fh:
@@ -94,16 +96,39 @@ def write_truth(config: dict, truth_path: str, catalog_path: str, calibrators_pa
     return truth
 
 
-def planned_group(config: dict, group_id: str) -> PlannedGroup:
-    for g in plan(config["simulation"], config["telescope"]):
+def planned_group(settings: Settings, group_id: str) -> PlannedGroup:
+    """The planned group ``group_id`` of this configuration's simulated run."""
+    for g in plan(simulation=settings.simulation, telescope=settings.telescope):
         if g.group_id == group_id:
             return g
     raise KeyError(f"group {group_id} is not in the simulation plan of this config")
 
 
-def simulate_group(config: dict, truth: dict, group_id: str, out_dir: str, subbands: list[int] | None = None) -> list[str]:
-    """Write the UVH5 files of one planned group into ``out_dir``."""
-    g = planned_group(config, group_id)
-    stations = load_stations(config["telescope"]["station_file"])
+def simulate_group(settings: Settings, truth: dict, group_id: str, out_dir: str, *, subbands: list[int] | None = None) -> list[str]:
+    """Write the UVH5 files of one planned group into ``out_dir`` (``truth``: the dict
+    :func:`write_truth` wrote)."""
+    g = planned_group(settings, group_id)
+    stations = load_stations(settings.telescope.station_file)
     os.makedirs(out_dir, exist_ok=True)
-    return write_group(g, config["simulation"], config["telescope"], stations, truth["active_antennas"], truth["sky"], truth, out_dir, subbands)
+    return write_group(g, simulation=settings.simulation, telescope=settings.telescope, stations=stations,
+                       active=truth["active_antennas"], sky=truth["sky"], truth=truth, out_dir=out_dir, subbands=subbands)
+
+
+def write_group_dir(settings: Settings, *, truth_path: str, group_id: str, out_dir: str) -> list[str]:
+    """Simulate one group into a new directory ``out_dir`` that appears whole (atomically)."""
+    with open(truth_path) as fh:
+        truth = json.load(fh)
+    with atomic_path(out_dir, is_dir=True) as tmp:
+        simulate_group(settings, truth, group_id, tmp)
+    return sorted(os.path.join(out_dir, f) for f in os.listdir(out_dir))
+
+
+def write_truth_and_surveys(settings: Settings, *, truth_path: str, catalog_path: str, calibrators_path: str,
+                            surveys: dict[str, str]) -> dict:
+    """The truth rule's products: truth.json, sky.csv, calibrators.csv and NVSS/VLASS/FIRST-like
+    survey tables (``surveys``: survey -> the path the rule expects, in one directory)."""
+    truth = write_truth(settings, truth_path, catalog_path, calibrators_path)
+    paths = write_survey_tables(truth["sky"], settings.simulation.seed, os.path.dirname(surveys["nvss"]))
+    if paths != surveys:
+        raise RuntimeError(f"survey tables written to {paths}, the workflow expects {surveys}")
+    return truth

@@ -22,6 +22,7 @@ from astropy.time import Time
 
 from .. import astrometry
 from ..bands import N_SUBBANDS
+from ..settings import Simulation, Telescope
 
 SIDEREAL_DAY_S = 86164.0905
 TIMESTAMP_FMT = "%Y-%m-%dT%H:%M:%S"
@@ -48,13 +49,9 @@ class PlannedGroup:
         return {sb: f"{ts}_sb{sb:02d}.hdf5" for sb, ts in sorted(self.file_times.items()) if sb not in self.dropped}
 
 
-def _loc(tel: dict):
-    return astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
-
-
-def transit_jd(ra_icrs_deg: float, dec_deg: float, date: str, tel: dict) -> float:
+def transit_jd(ra_icrs_deg: float, dec_deg: float, date: str, *, telescope: Telescope) -> float:
     """UTC JD on ``date`` (YYYY-MM-DD) when the ICRS source crosses the local meridian."""
-    loc = _loc(tel)
+    loc = telescope.location
     jd = Time(f"{date}T00:00:00", scale="utc").jd
     for _ in range(4):
         ha, _dec = astrometry.hadec_of(math.radians(ra_icrs_deg), math.radians(dec_deg), jd, loc)
@@ -62,39 +59,42 @@ def transit_jd(ra_icrs_deg: float, dec_deg: float, date: str, tel: dict) -> floa
     return jd
 
 
-def group_duration_s(sim: dict) -> float:
-    return sim["ntimes"] * sim["integration_s"]
+def group_duration_s(sim: Simulation) -> float:
+    """Length of a group (s): integrations x integration time."""
+    return sim.ntimes * sim.integration_s
 
 
-def plan(sim: dict, tel: dict) -> list[PlannedGroup]:
+def plan(*, simulation: Simulation, telescope: Telescope) -> list[PlannedGroup]:
     """The list of groups the simulator writes, with per-subband file timestamps."""
-    rng = np.random.default_rng([sim["seed"], 1])
-    cal = sim["calibrator"]
+    sim = simulation
+    rng = np.random.default_rng([sim.seed, 1])
+    cal = sim.calibrator
     dur = group_duration_s(sim)
-    t0 = transit_jd(cal["ra_deg"], sim["pointing_dec_deg"], sim["start_date"], tel)
-    drops = {(d["epoch"], d["kind"], d.get("index", 0)): list(d["drop_subbands"]) for d in sim.get("incomplete_groups", [])}
+    t0 = transit_jd(cal.ra_deg, sim.pointing_dec_deg, sim.start_date, telescope=telescope)
+    drops = {(d.epoch, d.kind, d.index): list(d.drop_subbands) for d in sim.incomplete_groups}
     groups: list[PlannedGroup] = []
-    for e in range(sim["n_epochs"]):
+    for e in range(sim.n_epochs):
         base = t0 + e * SIDEREAL_DAY_S / 86400.0
         starts = [("calibrator", 0, base - dur / 2 / 86400.0)]
-        sci0 = base + sim["science_offset_min"] * 60.0 / 86400.0
-        for k in range(sim["science_groups_per_epoch"]):
+        sci0 = base + sim.science_offset_min * 60.0 / 86400.0
+        for k in range(sim.science_groups_per_epoch):
             starts.append(("science", k, sci0 + k * dur / 86400.0))
         for kind, k, start in starts:
-            jit = rng.uniform(0.0, sim["jitter_s"], N_SUBBANDS)
+            jit = rng.uniform(0.0, sim.jitter_s, N_SUBBANDS)
             t = Time(start, format="jd", scale="utc").to_datetime(timezone=timezone.utc)
             ftimes = {sb: (t + timedelta(seconds=float(jit[sb]))).strftime(TIMESTAMP_FMT) for sb in range(N_SUBBANDS)}
             groups.append(PlannedGroup(len(groups), e, kind, start, ftimes, drops.get((e, kind, k), [])))
     return groups
 
 
-def group_times_jd(g: PlannedGroup, sim: dict) -> np.ndarray:
+def group_times_jd(g: PlannedGroup, *, simulation: Simulation) -> np.ndarray:
     """Integration centres (UTC JD) of a planned group."""
-    dt = sim["integration_s"] / 86400.0
-    return g.start_jd + (np.arange(sim["ntimes"]) + 0.5) * dt
+    sim = simulation
+    dt = sim.integration_s / 86400.0
+    return g.start_jd + (np.arange(sim.ntimes) + 0.5) * dt
 
 
-def sky_model(sim: dict, tel: dict, groups: list[PlannedGroup]) -> list[dict]:
+def sky_model(*, simulation: Simulation, telescope: Telescope, groups: list[PlannedGroup]) -> list[dict]:
     """Point sources: the calibrator plus ``n_field_sources`` around each science field.
 
     Each source: name, ra_deg, dec_deg (ICRS), flux_jy at 1.4 GHz, alpha
@@ -102,28 +102,29 @@ def sky_model(sim: dict, tel: dict, groups: list[PlannedGroup]) -> list[dict]:
     meridian point at the science group's mid-time; fluxes follow dN/dS ~ S^-1.8
     between ``field_flux_mjy`` limits.
     """
-    rng = np.random.default_rng([sim["seed"], 2])
-    cal = sim["calibrator"]
+    sim = simulation
+    rng = np.random.default_rng([sim.seed, 2])
+    cal = sim.calibrator
     out = [
         {
-            "name": cal["name"],
-            "ra_deg": float(cal["ra_deg"]),
-            "dec_deg": float(sim["pointing_dec_deg"] + cal.get("dec_offset_deg", 0.0)),
-            "flux_jy": float(cal["flux_jy"]),
-            "alpha": float(cal["alpha"]),
+            "name": cal.name,
+            "ra_deg": float(cal.ra_deg),
+            "dec_deg": float(sim.pointing_dec_deg + cal.dec_offset_deg),
+            "flux_jy": float(cal.flux_jy),
+            "alpha": float(cal.alpha),
             "kind": "calibrator",
         }
     ]
-    loc = _loc(tel)
-    lo, hi = (x / 1000.0 for x in sim["field_flux_mjy"])
+    loc = telescope.location
+    lo, hi = (x / 1000.0 for x in sim.field_flux_mjy)
     g_exp = 1.0 - 1.8
     for g in groups:
         if g.epoch != 0 or g.kind != "science":
             continue
-        mid = float(group_times_jd(g, sim).mean())
-        ra0, dec0 = astrometry.meridian_icrs(mid, math.radians(sim["pointing_dec_deg"]), loc)
-        for _ in range(sim["n_field_sources"]):
-            r = sim["field_radius_deg"] * math.sqrt(rng.uniform())
+        mid = float(group_times_jd(g, simulation=sim).mean())
+        ra0, dec0 = astrometry.meridian_icrs(mid, math.radians(sim.pointing_dec_deg), loc)
+        for _ in range(sim.n_field_sources):
+            r = sim.field_radius_deg * math.sqrt(rng.uniform())
             th = rng.uniform(0, 2 * math.pi)
             dec = math.degrees(dec0) + r * math.sin(th)
             ra = math.degrees(ra0) + r * math.cos(th) / math.cos(math.radians(dec))
@@ -142,7 +143,7 @@ def sky_model(sim: dict, tel: dict, groups: list[PlannedGroup]) -> list[dict]:
     return out
 
 
-def ese_lightcurve(epochs: np.ndarray, center: float, half_width: float, depth: float, spike: float,
+def ese_lightcurve(epochs: np.ndarray, *, center: float, half_width: float, depth: float, spike: float,
                    spike_width: float) -> np.ndarray:
     """Flux factor of an extreme-scattering-event light curve at the given epochs (days).
 
@@ -162,11 +163,11 @@ def ese_lightcurve(epochs: np.ndarray, center: float, half_width: float, depth: 
     return 1.0 - depth * s + spike * np.exp(-0.5 * ((x - 1.0) / w) ** 2)
 
 
-def pick_ese_source(sky: list[dict], sim: dict) -> int | None:
+def pick_ese_source(sky: list[dict], *, min_flux_mjy: float) -> int | None:
     """Index in ``sky`` of the ESE source: the field source above ``ese.min_flux_mjy``
     closest to the centroid of the field sources (so it sits high in the primary beam)."""
     field = [k for k, s in enumerate(sky) if s["kind"] == "field"]
-    bright = [k for k in field if sky[k]["flux_jy"] * 1000.0 >= sim["ese"]["min_flux_mjy"]]
+    bright = [k for k in field if sky[k]["flux_jy"] * 1000.0 >= min_flux_mjy]
     if not bright:
         return None
     ra = np.array([sky[k]["ra_deg"] for k in field])

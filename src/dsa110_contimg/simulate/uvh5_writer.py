@@ -17,10 +17,11 @@ import h5py
 import numpy as np
 from pyuvdata import Telescope, UVData
 
-from .. import astrometry
 from ..atomic import atomic_path
 from ..bands import N_SUBBANDS, channel_width_hz, subband_freqs
 from ..geometry import Stations, geodetic_to_ecef
+from ..settings import Simulation
+from ..settings import Telescope as TelescopeSettings
 from . import corruptions
 from .scenario import PlannedGroup, group_times_jd
 from .visibilities import fringestop_basis, source_directions, true_visibilities
@@ -28,16 +29,16 @@ from .visibilities import fringestop_basis, source_directions, true_visibilities
 log = logging.getLogger(__name__)
 
 
-def _telescope(tel: dict, stations: Stations) -> Telescope:
-    loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
-    ref = geodetic_to_ecef(tel["lat_deg"], tel["lon_deg"], tel["height_m"])
+def _telescope(tel: TelescopeSettings, stations: Stations) -> Telescope:
+    loc = tel.location
+    ref = geodetic_to_ecef(tel.lat_deg, tel.lon_deg, tel.height_m)
     return Telescope.new(
-        name=tel["name"],
+        name=tel.name,
         location=loc,
         antenna_positions=stations.ecef() - ref,
         antenna_names=list(stations.names),
         antenna_numbers=stations.numbers - 1,  # file antenna number = station number - 1
-        antenna_diameters=np.full(len(stations), tel["dish_diameter_m"]),
+        antenna_diameters=np.full(len(stations), tel.dish_diameter_m),
         instrument="DSA-110",
         feeds=["x", "y"],
         x_orientation="east",
@@ -47,8 +48,9 @@ def _telescope(tel: dict, stations: Stations) -> Telescope:
 
 def write_group(
     g: PlannedGroup,
-    sim: dict,
-    tel: dict,
+    *,
+    simulation: Simulation,
+    telescope: TelescopeSettings,
     stations: Stations,
     active: list[int],
     sky: list[dict],
@@ -61,20 +63,22 @@ def write_group(
     ``active`` are station numbers; ``truth`` is the dict written by the truth rule
     (corruptions, run start, per-group RFI).
     """
-    loc = astrometry.location(tel["lon_deg"], tel["lat_deg"], tel["height_m"])
-    dec_p = math.radians(sim["pointing_dec_deg"])
-    times = group_times_jd(g, sim)
+    sim, tel = simulation, telescope
+    loc = tel.location
+    dec_p = math.radians(sim.pointing_dec_deg)
+    times = group_times_jd(g, simulation=sim)
     hours = (times - truth["run_start_jd"]) * 24.0
-    nchan = sim["nchan_per_subband"]
+    nchan = sim.nchan_per_subband
     dnu = channel_width_hz(nchan)
-    dt = sim["integration_s"]
+    dt = sim.integration_s
     idx = {n: k for k, n in enumerate(stations.numbers)}
     act_idx = np.array([idx[a] for a in active])
-    ref = geodetic_to_ecef(tel["lat_deg"], tel["lon_deg"], tel["height_m"])
+    ref = geodetic_to_ecef(tel.lat_deg, tel.lon_deg, tel.height_m)
     rel = stations.ecef()[act_idx] - ref
     keep, s_src = source_directions(sky, times, dec_p, loc)
     basis = fringestop_basis(times, dec_p, loc)  # (Nt, 3, 3)
     # intrinsic variability (the ESE source): a per-epoch factor on the 1.4 GHz flux
+    # (truth data, not config: only a variable source carries a "lightcurve")
     flux = np.array([sky[k]["flux_jy"] * sky[k].get("lightcurve", [1.0] * (g.epoch + 1))[g.epoch] for k in keep])
     alpha = np.array([sky[k]["alpha"] for k in keep])
     na = len(active)
@@ -82,21 +86,21 @@ def write_group(
     antpairs = [(int(active[i]) - 1, int(active[j]) - 1) for i, j in zip(iu, ju, strict=True)]
     nbl = len(antpairs)
     uvw_fs = np.einsum("bk,tjk->tbj", rel[ju] - rel[iu], basis).reshape(-1, 3)  # (Nt*Nbl, 3), time-major
-    telescope = _telescope(tel, stations)
+    uv_telescope = _telescope(tel, stations)
     rfi = truth["rfi"][str(g.index)]
-    sefd = sim["sefd_jy"]
-    sigma = sefd / math.sqrt(2 * dnu * dt) if sim["corruptions"]["noise"] else 0.0
-    sigma_auto = sefd / math.sqrt(dnu * dt) if sim["corruptions"]["noise"] else 0.0
+    sefd = sim.sefd_jy
+    sigma = sefd / math.sqrt(2 * dnu * dt) if sim.corruptions.noise else 0.0
+    sigma_auto = sefd / math.sqrt(dnu * dt) if sim.corruptions.noise else 0.0
     applied = " ".join(f"{v:.0f}" for a in active for v in truth["delays_ns"][str(a)])
     paths = []
     todo = [sb for sb in range(N_SUBBANDS) if sb not in g.dropped and (subbands is None or sb in subbands)]
     for sb in todo:
         freqs = subband_freqs(sb, nchan)
-        vt = true_visibilities(rel, s_src, basis[:, 2], freqs, flux, alpha, tel["dish_diameter_m"])
+        vt = true_visibilities(rel, s_src, basis[:, 2], freqs, flux, alpha, tel.dish_diameter_m)
         jon = np.stack([corruptions.jones(truth, a, g.epoch, hours, freqs) for a in active])  # (Na, Nt, Nf, 2)
         if g.kind == "science" and "science_scale" in truth:
             jon *= np.sqrt(truth["science_scale"][g.epoch])  # drift after the calibrator transit
-        rng = np.random.default_rng([sim["seed"], 5, g.index, sb])
+        rng = np.random.default_rng([sim.seed, 5, g.index, sb])
         data = np.empty((len(times), nbl, nchan, 2), dtype=np.complex64)
         auto = iu == ju
         # system noise enters before the receiver gains, like the sky; a dead antenna's
@@ -121,7 +125,7 @@ def write_group(
             freq_array=freqs,
             polarization_array=[-5, -6],
             times=times,
-            telescope=telescope,
+            telescope=uv_telescope,
             antpairs=antpairs,
             do_blt_outer=True,
             time_axis_faster_than_bls=False,
@@ -131,7 +135,7 @@ def write_group(
             flag_array=np.zeros((len(times) * nbl, nchan, 2), dtype=bool),
             nsample_array=np.ones((len(times) * nbl, nchan, 2), dtype=np.float32),
             vis_units="uncalib",
-            history=f"dsa110_contimg simulator seed={sim['seed']} group={g.group_id} sb={sb:02d}",
+            history=f"dsa110_contimg simulator seed={sim.seed} group={g.group_id} sb={sb:02d}",
         )
         uv.uvw_array = uvw_fs.astype(np.float32).astype(np.float64)
         uv.extra_keywords = {

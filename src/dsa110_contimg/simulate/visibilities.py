@@ -28,8 +28,8 @@ import numpy as np
 
 from .. import astrometry
 from ..geometry import C_M_S, airy_power, angular_separation
+from ..sky import REF_FREQ_HZ
 
-REF_FREQ_HZ = 1.4e9
 
 
 def fringestop_basis(times_jd: np.ndarray, dec_p_rad: float, loc) -> np.ndarray:

@@ -1,11 +1,11 @@
-#!/usr/bin/env python
 """Run the demo with several simulator seeds and count ESE detections and false positives.
 
-    python scripts/ese_seeds.py [--seeds 1 2 3] [--cores 2] [--out-root seeds]
+    python -m dsa110_contimg.tools.ese_seeds [--seeds 1 2 3] [--cores 2] [--out-root seeds]
 
 Each seed runs the whole workflow (``snakemake all``) into ``<out-root>/seed<N>`` with
-``simulation.seed`` overridden, then ``photometry_vs_truth`` compares its products with
-that run's truth.  Prints one line per seed and the totals.
+``simulation.seed`` overridden, then :func:`dsa110_contimg.validation.photometry.check_run`
+compares its products with that run's truth (printed as ``tools.truth`` prints it).
+Prints one line per seed and the totals.
 """
 
 from __future__ import annotations
@@ -18,34 +18,40 @@ import time
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from photometry_vs_truth import main as check  # noqa: E402
+from ..config import DEFAULT_CONFIG_PATH, REPO_ROOT
+from ..validation.photometry import check_run, format_photometry
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+def check(out: str) -> dict:
+    """The photometry truth check of one run: printed, summary returned."""
+    result = check_run(out)
+    print("\n".join(format_photometry(result)), flush=True)
+    return result.summary
 
 
 def run(seed: int, out: str, cores: int) -> float:
-    with open(os.path.join(REPO, "config", "config.yaml")) as fh:
-        cfg = yaml.safe_load(fh)
-    cfg["output_dir"] = out
-    cfg["simulation"]["seed"] = seed
+    """Run the whole workflow into ``out`` with ``simulation.seed = seed``; wall seconds."""
+    with open(DEFAULT_CONFIG_PATH) as fh:
+        doc = yaml.safe_load(fh)  # the YAML file's text as data, rewritten for this run
+    doc["output_dir"] = out
+    doc["simulation"]["seed"] = seed
     os.makedirs(out, exist_ok=True)
     cfgfile = os.path.join(out, "config.yaml")
     with open(cfgfile, "w") as fh:
-        yaml.safe_dump(cfg, fh, sort_keys=False)
+        yaml.safe_dump(doc, fh, sort_keys=False)
     t0 = time.time()
     subprocess.run([os.path.join(os.path.dirname(sys.executable), "snakemake"), "--profile", "profiles/local",
-                    "--cores", str(cores), "all", "--configfile", cfgfile], cwd=REPO, check=True,
+                    "--cores", str(cores), "all", "--configfile", cfgfile], cwd=REPO_ROOT, check=True,
                    stdout=open(os.path.join(out, "snakemake.out"), "w"), stderr=subprocess.STDOUT)
     return time.time() - t0
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dsa110_contimg.tools.ese_seeds", description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--out-root", default="seeds")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     rows = []
     for seed in a.seeds:
         out = os.path.abspath(os.path.join(a.out_root, f"seed{seed}"))

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Benchmark: convert one full-size DSA-110 group and compare with baselines in the same run.
 
 Full size: 16 subbands x 48 channels, 96 active antennas (4,656 baselines with autos),
@@ -10,7 +9,7 @@ RSS, sampled every 50 ms):
   (a) pyuvdata    plain pyuvdata: read the 16 files, phase(), write_ms()
   (b) copy        a plain copy of the input bytes (cp of the 16 files)
 
-    python scripts/bench_conversion.py --out-dir bench/work [--n-active 96] [--skip monolithic]
+    python -m dsa110_contimg.tools.bench_conversion --out-dir bench/work [--n-active 96] [--skip monolithic]
 """
 
 from __future__ import annotations
@@ -63,15 +62,16 @@ def run_measured(cmd: list[str], env=None) -> tuple[float, float]:
     return wall, peak / 1e6
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dsa110_contimg.tools.bench_conversion", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out-dir", default="bench/work")
     ap.add_argument("--n-active", type=int, default=96)
     ap.add_argument("--nchan", type=int, default=48)
     ap.add_argument("--ntimes", type=int, default=24)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip", action="append", default=[], help="case to skip: monolithic, pyuvdata, copy")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     py = sys.executable
     out = os.path.abspath(args.out_dir)
     raw = os.path.join(out, "raw")

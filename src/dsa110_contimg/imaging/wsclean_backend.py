@@ -1,0 +1,117 @@
+"""The WSClean backend (Debian's ``wsclean``): same products as tclean, pb from the H5 model.
+
+WSClean images the MS with the w-gridder (``-use-wgridder``), Briggs weighting,
+``-niter``/``-threshold``/``-auto-threshold nsigma`` from the settings, on the same cell
+and imsize as tclean, with ``-j threads``.  It has no beam model for this telescope, so
+the primary beam comes from the same H5 model as the VP table
+(:func:`~.primary_beam.model_pb_on_image`), drift-averaged and divided out through
+:mod:`.primary_beam` like the tclean path.  It has no clean mask here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..settings import Imaging, Telescope
+from .backends import BackendBase
+from .params import ImagingError
+from .primary_beam import drift_pb, model_pb_on_image, pb_correct
+
+log = logging.getLogger(__name__)
+
+
+def wsclean_available() -> bool:
+    return shutil.which("wsclean") is not None
+
+
+def threshold_jy(threshold: str) -> float:
+    """A tclean-style threshold ("2mJy", "0.1Jy", "0mJy") in Jy."""
+    thr = threshold.strip().lower()
+    return float(thr.replace("mjy", "")) / 1000.0 if thr.endswith("mjy") else float(thr.replace("jy", "") or 0)
+
+
+def run_wsclean(*, ms_path: str, prefix: str, imaging: Imaging, geometry: dict, datacolumn: str, threads: int) -> dict[str, str]:
+    """Run wsclean; returns {"image", "residual", "psf"} FITS paths (wsclean's own names)."""
+    if not wsclean_available():
+        raise ImagingError("imaging.backend = wsclean but the wsclean executable is not on PATH (Debian: apt-get install wsclean)")
+    cmd = [
+        "wsclean", "-name", prefix, "-size", str(geometry["imsize"]), str(geometry["imsize"]),
+        "-scale", f"{geometry['cell_arcsec']:.4f}asec", "-weight", "briggs", str(imaging.robust),
+        "-niter", str(geometry["niter"]), "-threshold", repr(threshold_jy(imaging.threshold)), "-gain", "0.1", "-mgain", "0.8",
+        "-data-column", "CORRECTED_DATA" if datacolumn == "corrected" else "DATA", "-pol", "I",
+        "-use-wgridder", "-no-update-model-required", "-make-psf", "-j", str(threads),
+    ]
+    if imaging.nsigma > 0:  # same stopping rule as tclean's nsigma
+        cmd += ["-auto-threshold", repr(float(imaging.nsigma))]
+    if imaging.deconvolver == "mtmfs":  # wideband: channel images joined, spectral polynomial
+        cmd += ["-channels-out", "4", "-join-channels", "-fit-spectral-pol", str(imaging.nterms)]
+    if imaging.deconvolver == "multiscale":
+        cmd += ["-multiscale", "-multiscale-scales", ",".join(str(s) for s in imaging.scales)]
+    cmd.append(os.path.abspath(ms_path))
+    log.info("%s", " ".join(cmd))
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    log.info("wsclean output (tail):\n%s", res.stdout[-3000:])
+    if res.returncode:
+        raise ImagingError(f"wsclean failed on {ms_path} (exit {res.returncode}): {res.stderr[-1500:] or res.stdout[-1500:]}")
+    mfs = "-MFS" if imaging.deconvolver == "mtmfs" else ""
+    out = {"image": f"{prefix}{mfs}-image.fits", "residual": f"{prefix}{mfs}-residual.fits", "psf": f"{prefix}{mfs}-psf.fits"}
+    for k, p in out.items():
+        if not os.path.isfile(p):
+            raise ImagingError(f"wsclean wrote no {k} image at {p}")
+    return out
+
+
+def image_pb(image_fits: str, ms_path: str, *, beam_h5: str, telescope: Telescope, drift: bool) -> np.ndarray:
+    """The H5 model's beam on the image grid (2-D, FITS order), drift-averaged over the
+    integrations of ``ms_path`` when ``drift``."""
+    from astropy.io import fits
+
+    static = model_pb_on_image(image_fits, beam_h5)
+    if not drift:
+        return static
+    h = fits.getheader(image_fits)
+    return drift_pb(static, ms_path, telescope=telescope, dec0_rad=np.radians(h["CRVAL2"]),
+                    inc_ra_rad=-np.radians(abs(h["CDELT1"])), ra_axis=1)
+
+
+class WscleanBackend(BackendBase):
+    """WSClean (two cores: ``-j 2``), primary beam from the H5 model."""
+
+    def image(self, *, ms_path: str, work_prefix: str, target: str, imaging: Imaging, telescope: Telescope,
+              geometry: dict, datacolumn: str, products: list[str], cards: dict, vptable: str, beam_h5: str,
+              mask: str = "") -> dict[str, str]:
+        """wsclean, the model pb (drift-averaged with ``imaging.drift_pb``), pbcor, then FITS."""
+        from astropy.io import fits as pyfits
+
+        if not beam_h5:
+            raise ImagingError("the wsclean backend needs the H5 beam model (imaging.beam_h5)")
+        if mask:
+            raise ImagingError("the wsclean backend has no clean mask")
+        raw = run_wsclean(ms_path=ms_path, prefix=work_prefix, imaging=imaging, geometry=geometry, datacolumn=datacolumn,
+                          threads=self.threads)
+        pb = image_pb(raw["image"], ms_path, beam_h5=beam_h5, telescope=telescope, drift=imaging.drift_pb)
+        with pyfits.open(raw["image"]) as hd:
+            img, hdr = hd[0].data, hd[0].header
+            beam = {k: hdr[k] for k in ("BMAJ", "BMIN", "BPA")}
+        pbcor, pb_masked = pb_correct(img, pb, imaging.pblimit)
+        arrays = {"image": img, "image.pbcor": pbcor, "pb": pb_masked[None, None] * np.ones_like(img)}
+        for extra in ("residual", "psf"):
+            with pyfits.open(raw[extra]) as hd:
+                arrays[extra] = hd[0].data
+        out = {}
+        for prod in products:
+            dst = f"{target}.{prod}.fits"
+            h = hdr.copy()
+            h.update(cards)
+            h.update(beam)
+            h["BUNIT"] = "Jy/beam" if prod != "pb" else ""
+            with atomic_path(dst) as tmp:
+                pyfits.PrimaryHDU(np.asarray(arrays[prod], dtype=np.float32), h).writeto(tmp)
+            out[prod] = dst
+        return out
