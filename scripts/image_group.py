@@ -1,9 +1,9 @@
 """Rule image: one calibrated group through the configured imager; FITS, QA JSON, thumbnail."""
 import os
 
+from dsa110_contimg.atomic import write_json
 from dsa110_contimg.casa_env import configure_casa
 from dsa110_contimg.imaging.pipeline import image_group
-from dsa110_contimg.imaging.products import write_json
 from dsa110_contimg.imaging.sources import sources_from_master
 from dsa110_contimg.logutil import to_file
 from dsa110_contimg.provenance import config_hash, provenance_record

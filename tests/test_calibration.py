@@ -13,8 +13,7 @@ from casacore import tables
 from conftest import small_config
 
 from dsa110_contimg.calibration import apply as ap
-from dsa110_contimg.calibration import validity
-from dsa110_contimg.calibration import calibrators, model, pipeline, qa
+from dsa110_contimg.calibration import calibrators, model, pipeline, qa, validity
 from dsa110_contimg.calibration.flagging import flag_ms
 from dsa110_contimg.calibration.solve import (
     CalibrationError,
@@ -24,9 +23,9 @@ from dsa110_contimg.calibration.solve import (
 from dsa110_contimg.conversion.convert import convert_group
 from dsa110_contimg.geometry import DISH_DIAMETER_M
 from dsa110_contimg.settings import Settings
-from dsa110_contimg.validation import calibration as truthcheck
 from dsa110_contimg.simulate.run import simulate_group, write_truth
 from dsa110_contimg.sky import PointSource
+from dsa110_contimg.validation import calibration as truthcheck
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,11 @@ computations from the database columns.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
 import sqlite3
-
-import dataclasses
 
 import numpy as np
 import pandas as pd

@@ -14,15 +14,14 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 from casacore import tables
-
 from conftest import small_config
-from dsa110_contimg.config import load_config
+
 from dsa110_contimg.beam.h5model import BeamModelError, read_model, write_airy_model
 from dsa110_contimg.beam.vptable import build_vp_table
 from dsa110_contimg.calibration import apply as ap
-from dsa110_contimg.calibration import validity
-from dsa110_contimg.calibration import pipeline
+from dsa110_contimg.calibration import pipeline, validity
 from dsa110_contimg.calibration.flagging import flag_ms
+from dsa110_contimg.config import load_config
 from dsa110_contimg.conversion.convert import convert_group
 from dsa110_contimg.geometry import airy_power
 from dsa110_contimg.imaging import pipeline as img_pipeline

@@ -12,8 +12,8 @@ the others go to the ledger with a reason.
 from __future__ import annotations
 
 import csv
-import logging
 import glob
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -19,8 +19,8 @@ import os
 from . import grouping
 from .astrometry import meridian_icrs
 from .atomic import atomic_path
-from .calibration.validity import ApplyError, CalSet, select_tables
 from .calibration.calibrators import CalibratorCatalogError, read_catalog, transit_calibrator
+from .calibration.validity import ApplyError, CalSet, select_tables
 from .settings import Settings
 from .simulate.scenario import group_times_jd, plan
 from .sky import PointSource

@@ -16,7 +16,7 @@ import numpy as np
 from casacore import tables
 
 from .. import msmeta
-from ..atomic import atomic_path
+from ..atomic import write_json
 from ..provenance import provenance_record
 from ..settings import Calibration, Settings, Telescope
 from ..sky import PointSource
@@ -29,11 +29,6 @@ from .solve import antenna_scores, check_usable, dead_antennas, flag_antennas, p
 log = logging.getLogger(__name__)
 
 QA_DELAYS_SUFFIX = "_delays.png"
-
-
-def _write_json(path: str, obj: dict) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
 
 
 def solve_calibrator_group(ms_path: str, *, calibrator: PointSource, caldir: str, telescope: Telescope,
@@ -80,7 +75,7 @@ def flag_group(ms_path: str, *, settings: Settings, stats_path: str) -> dict:
     provenance to ``stats_path`` (JSON).  Returns the statistics."""
     stats = flag_ms(ms_path, calibration=settings.calibration)
     stats["provenance"] = provenance_record(settings.as_dict(), inputs=[ms_path])
-    _write_json(stats_path, stats)
+    write_json(stats_path, stats)
     return stats
 
 
@@ -100,7 +95,7 @@ def solve_group(ms_path: str, *, calibrator: PointSource, settings: Settings, ca
     qa_prefix = delays_png[: -len(QA_DELAYS_SUFFIX)]
     os.makedirs(os.path.dirname(os.path.abspath(qa_prefix)), exist_ok=True)
     qa.plot_tables(summary["tables"], qa_prefix, f"{os.path.basename(qa_prefix)} {calibrator.name}")
-    _write_json(summary_path, summary)
+    write_json(summary_path, summary)
     return summary
 
 
@@ -119,5 +114,5 @@ def apply_group(ms_path: str, *, solutions: list[str], settings: Settings, sidec
     check = apply_mod.apply(ms_path, tabs)
     sidecar = {"ms": ms_path, "mid_mjd": mid, "tables": windows, "check": check,
                "provenance": provenance_record(settings.as_dict(), inputs=[ms_path, *tabs.values()])}
-    _write_json(sidecar_path, sidecar)
+    write_json(sidecar_path, sidecar)
     return sidecar

@@ -12,7 +12,6 @@ place atomically: the final path never holds a half-written MS.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -26,7 +25,7 @@ import numpy as np
 from astropy.time import Time
 from pyuvdata import UVData
 
-from ..atomic import atomic_path, move_into_place
+from ..atomic import move_into_place, write_json
 from ..geometry import geodetic_to_ecef, load_stations
 from ..grouping import consistency_problem
 from ..provenance import provenance_record
@@ -184,8 +183,7 @@ def convert_group_to(paths: list[str], *, out_ms: str, summary_path: str, telesc
                      workers: int | None = None) -> dict:
     """Rule ``convert``: :func:`convert_group`, and its summary JSON written atomically to ``summary_path``."""
     summary = convert_group(paths, out_ms, telescope=telescope, conversion=conversion, workers=workers)
-    with atomic_path(summary_path) as tmp, open(tmp, "w") as fh:
-        json.dump(summary, fh, indent=1)
+    write_json(summary_path, summary)
     return summary
 
 

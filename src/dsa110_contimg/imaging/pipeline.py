@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 
-
 from ..calibration.model import model_sources, set_model
 from ..geometry import airy_power, angular_separation
 from ..msmeta import phase_centre_rad

@@ -9,10 +9,8 @@ workflow adds (IMAGER, STATBEAM, SELFCAL, CLNMASK) and the restoring beam (BMAJ/
 
 from __future__ import annotations
 
-import json
 import os
 
-from ..atomic import atomic_path
 from ..settings import Imaging
 
 PRODUCTS = ("image", "image.pbcor", "pb", "residual", "psf")
@@ -35,8 +33,3 @@ def provenance_cards(config_hash: str, ms_path: str, versions: dict, datacolumn:
         "VPTABLE": os.path.basename(vptable)[:68],
     }
 
-
-def write_json(path: str, obj: dict) -> None:
-    """Write ``obj`` as indented JSON, atomically (numpy scalars as floats)."""
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1, default=float)

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_json
 from ..bands import N_SUBBANDS
 from ..calibration.calibrators import write_catalog
 from ..geometry import N_STATIONS, load_stations
@@ -85,8 +85,7 @@ def write_truth(settings: Settings, truth_path: str, catalog_path: str, calibrat
         cals = [PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in truth["sky"] if s["kind"] == "calibrator"]
         with atomic_path(calibrators_path) as tmp:
             write_catalog(cals, tmp)
-    with atomic_path(truth_path) as tmp, open(tmp, "w") as fh:
-        json.dump(truth, fh, indent=1)
+    write_json(truth_path, truth)
     with atomic_path(catalog_path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CATALOG_COLUMNS)

@@ -31,7 +31,6 @@ from ..geometry import C_M_S, airy_power, angular_separation
 from ..sky import REF_FREQ_HZ
 
 
-
 def fringestop_basis(times_jd: np.ndarray, dec_p_rad: float, loc) -> np.ndarray:
     """(u, v, w) ITRS basis (Nt, 3, 3) of the raw data's phase centre: HA = 0, apparent dec."""
     lst = astrometry.last_rad(times_jd, loc)
