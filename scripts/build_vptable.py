@@ -6,4 +6,4 @@ from dsa110_contimg.logutil import to_file
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 configure_casa(logfile=sm.log[0])
-build_vp_table(sm.input.h5, sm.output.vp, sm.params.telescope, sm.params.freq_hz)
+build_vp_table(sm.input.h5, sm.output.vp, telescope=sm.params.telescope, freq_hz=sm.params.freq_hz)

@@ -7,4 +7,4 @@ from dsa110_contimg.settings import Settings
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 tel = Settings.from_config(sm.config).telescope
-write_airy_model(sm.output.h5, sorted(all_freqs(1)), tel.dish_diameter_m, tel.name)  # one frequency per subband
+write_airy_model(sm.output.h5, sorted(all_freqs(1)), tel.dish_diameter_m, telescope=tel.name)  # one frequency per subband

@@ -93,7 +93,7 @@ def test_missing_subband_goes_to_ledger(group_copy, tmp_path):
     remaining = [p for k, p in sb.items() if k != 7]
     expected_id = min(parse_name(p)[0] for p in remaining)
 
-    groups = grouping.discover(raw_dir_of(files), expected=16)
+    groups = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16)
     assert len(groups) == 1
     (g,) = groups
     assert g.group_id == expected_id
@@ -119,7 +119,7 @@ def test_missing_subband_goes_to_ledger(group_copy, tmp_path):
 
 def test_complete_group_leaves_ledger_empty(group_copy, tmp_path):
     _cfg, _truth, files = group_copy
-    groups = grouping.discover(raw_dir_of(files), expected=16)
+    groups = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16)
     assert [g.ok for g in groups] == [True]
     ledger = tmp_path / "groups.csv"
     grouping.write_ledger(groups, str(ledger))
@@ -157,13 +157,13 @@ def test_damaged_file_marks_group_unreadable(group_copy, damage):
     _cfg, _truth, files = group_copy
     bad = by_subband(files)[5]
     damage(bad)
-    (g,) = grouping.discover(raw_dir_of(files), expected=16)
+    (g,) = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16)
     assert not g.ok
     assert g.reason.startswith("unreadable")
     assert bad in g.reason
     assert "truncated or corrupt" in g.reason
     # discovery without reading cannot see the damage
-    (g2,) = grouping.discover(raw_dir_of(files), expected=16, read=False)
+    (g2,) = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16, read=False)
     assert g2.ok
 
 
@@ -258,7 +258,7 @@ def test_subbands_disagree_discover(group_copy, what):
     sb, damage, _pattern, word = DISAGREE[what]
     bad = by_subband(files)[sb]
     damage(bad)
-    (g,) = grouping.discover(raw_dir_of(files), expected=16)
+    (g,) = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16)
     assert not g.ok
     assert g.reason.startswith("inconsistent")
     assert word in g.reason and os.path.basename(bad) in g.reason
@@ -268,7 +268,7 @@ def test_small_time_offset_is_tolerated(group_copy):
     """Sub-second disagreement (below the 1 s tolerance) is not a problem."""
     _cfg, _truth, files = group_copy
     shift_times(by_subband(files)[5], 0.3)
-    (g,) = grouping.discover(raw_dir_of(files), expected=16)
+    (g,) = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16)
     assert g.ok, g.reason
 
 

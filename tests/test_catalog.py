@@ -138,7 +138,7 @@ def test_views_match_pandas_filtering(built):
     src = read_sources(built["db"])
     good, final = _expected_views(src)
     got_good = set(read_references(built["db"], "good_references")["source_id"])
-    got_final = set(read_references(built["db"])["source_id"])
+    got_final = set(read_references(built["db"], "final_references")["source_id"])
     assert got_good == good and got_final == final
     assert 0 < len(final) < len(good) < len(src)
     assert built["summary"]["n_good_references"] == len(good)
@@ -156,7 +156,7 @@ def test_thresholds_and_finalref_ids(built, tmp_path):
     s = build_master(p["nvss"], db, catalog=cat, vlass=p["vlass"], first=p["first"])
     good2, _ = _expected_views(read_sources(db), snr=200.0, amin=-1.0, amax=0.0)
     assert set(read_references(db, "good_references")["source_id"]) == good2
-    assert set(read_references(db)["source_id"]) == set(pick)
+    assert set(read_references(db, "final_references")["source_id"]) == set(pick)
     assert s["finalref_ids_missing"] == ["NOT_A_SOURCE"]
     assert read_sources(db)["source_id"].tolist() == src["source_id"].tolist()  # stable ids
 
@@ -230,7 +230,7 @@ def test_sexagesimal_equals_degrees(tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text('NVSS,RAJ2000,DEJ2000,S1.4\nX,12 34 56.70,-05 06 07.8,10\nY,00:00:01.00,+89:00:00,4\n')
     b.write_text(f"NVSS,RA_deg,Dec_deg,S1.4\nX,{15 * hours},{-(5 + 6 / 60 + 7.8 / 3600)},10\nY,{15 / 3600},89.0,4\n")
-    ra, rb = read_survey(str(a), "nvss"), read_survey(str(b), "nvss")
+    ra, rb = read_survey(str(a), "nvss", unit=CATALOG.flux_units.nvss), read_survey(str(b), "nvss", unit=CATALOG.flux_units.nvss)
     np.testing.assert_allclose(ra.data["ra_deg"], rb.data["ra_deg"], atol=1e-9)
     np.testing.assert_allclose(ra.data["dec_deg"], rb.data["dec_deg"], atol=1e-9)
 
@@ -239,7 +239,7 @@ def test_mapping_missing_and_dropped_rows(tmp_path):
     f = tmp_path / "odd.csv"
     f.write_text("Right_Asc,Declin,Flux_Density,Err\n10.0,20.0,5.0,0.5\nnan,20.0,5.0,0.5\n11.0,21.0,,0.5\nnotanangle,1,1,1\n12.0,22.0,7.0,0.5\n")
     with pytest.raises(ValueError) as e:
-        read_survey(str(f), "nvss")
+        read_survey(str(f), "nvss", unit=CATALOG.flux_units.nvss)
     msg = str(e.value)
     assert str(f) in msg and "'ra'" in msg and "Right_Asc" in msg and "--nvss-column" in msg and "catalog.columns.nvss" in msg
     m = {"ra": "right_asc", "dec": "Declin", "flux": "Flux_Density", "e_flux": "Err"}
@@ -247,7 +247,7 @@ def test_mapping_missing_and_dropped_rows(tmp_path):
     assert t.rows_read == 5 and t.rows_dropped == 3 and len(t.data) == 2
     np.testing.assert_allclose(t.data["e_flux_jy"], 5e-4)
     with pytest.raises(ValueError, match="NoSuchCol"):
-        read_survey(str(f), "nvss", mapping={**m, "flux": "NoSuchCol"})
+        read_survey(str(f), "nvss", unit="mjy", mapping={**m, "flux": "NoSuchCol"})
     db = str(tmp_path / "m.sqlite3")
     s = build_master(str(f), db, catalog=dataclasses.replace(CATALOG, columns=SurveyColumns(nvss=m, vlass={}, first={})))
     assert s["rows_dropped"]["nvss"] == 3

@@ -61,8 +61,8 @@ def img_run(tmp_path_factory):
     for ms in mss:
         tabs, _ = validity.select_tables(calsets, ap.ms_mid_mjd(ms), bp_validity_h=24.0, gain_validity_h=1.0)
         ap.apply(ms, tabs)
-    write_airy_model(f"{d}/beam.h5", [1.35e9, 1.4e9, 1.45e9], 4.65)
-    vp = build_vp_table(f"{d}/beam.h5", f"{d}/dsa110.vp", cfg["telescope"]["name"], 1.4e9)
+    write_airy_model(f"{d}/beam.h5", [1.35e9, 1.4e9, 1.45e9], 4.65, telescope="OVRO_DSA")
+    vp = build_vp_table(f"{d}/beam.h5", f"{d}/dsa110.vp", telescope=cfg["telescope"]["name"], freq_hz=1.4e9)
     return {"d": d, "cfg": cfg, "settings": settings, "imaging": settings.imaging, "tel": settings.telescope,
             "truth": truth, "ms": mss[1], "cal_ms": mss[0], "vp": vp}
 
@@ -133,7 +133,7 @@ def test_beam_orientation_on_the_sky(img_run, tmp_path):
 
     cfg, h5 = img_run["cfg"], str(tmp_path / "squint.h5")
     _write_squinted_model(h5, 1.0, 45.0)
-    vp = build_vp_table(h5, str(tmp_path / "squint.vp"), cfg["telescope"]["name"], 1.4e9)
+    vp = build_vp_table(h5, str(tmp_path / "squint.vp"), telescope=cfg["telescope"]["name"], freq_hz=1.4e9)
     geom = image_geometry(img_run["ms"], imaging=img_run["imaging"], telescope=img_run["tel"])
     run_tclean(ms_path=img_run["ms"], imagename=str(tmp_path / "sq"), imaging=_imaging(img_run, niter=0),
                geometry={**geom, "niter": 0}, datacolumn="corrected", vptable=vp)
@@ -217,12 +217,12 @@ def test_rms_close_to_thermal(img_run, tmp_path):
 
 def test_h5_missing_dataset_or_wrong_shape(tmp_path):
     path = str(tmp_path / "beam.h5")
-    write_airy_model(path, [1.4e9], 4.65, ntheta=21, nphi=8)
+    write_airy_model(path, [1.4e9], 4.65, telescope="OVRO_DSA", ntheta=21, nphi=8)
     with h5py.File(path, "r+") as f:
         del f["Y/etheta"]
     with pytest.raises(BeamModelError, match=r"missing dataset\(s\) Y/etheta"):
         read_model(path, 1.4e9)
-    write_airy_model(path, [1.4e9], 4.65, ntheta=21, nphi=8)
+    write_airy_model(path, [1.4e9], 4.65, telescope="OVRO_DSA", ntheta=21, nphi=8)
     with h5py.File(path, "r+") as f:
         del f["X/ephi"]
         f["X/ephi"] = np.zeros((1, 20, 8), np.complex64)
@@ -620,7 +620,7 @@ def test_static_beam_plan_without_casa(tmp_path):
     from dsa110_contimg.imaging.static_beam import load_beams, plan_static_beam
     from dsa110_contimg.msmeta import DriftGeometry
 
-    write_airy_model(str(tmp_path / "beam.h5"), [1.35e9, 1.4e9, 1.45e9], 4.65)
+    write_airy_model(str(tmp_path / "beam.h5"), [1.35e9, 1.4e9, 1.45e9], 4.65, telescope="OVRO_DSA")
     beams = load_beams(str(tmp_path / "beam.h5"))
     ra0, dec0 = math.radians(150.0), math.radians(40.0)
     times = 5.0e9 + 12.9 * np.arange(24)

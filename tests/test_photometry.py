@@ -3,6 +3,7 @@ and the light-curve stage on per-image CSVs (gaps, references, candidates)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -14,10 +15,13 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from dsa110_contimg.photometry.forced import PhotometryError, load_image, measure
+from dsa110_contimg.settings import Settings
 
 CELL_DEG = 10.0 / 3600
 BMAJ, BMIN, BPA = 80.0 / 3600, 50.0 / 3600, 30.0
 N = 256
+SCHEMA = Settings.from_config({})  # the schema's defaults
+PHOT, PBLIMIT = SCHEMA.photometry, SCHEMA.imaging.pblimit
 
 
 def _wcs() -> WCS:
@@ -86,7 +90,7 @@ def test_fluxes_and_errors_match_truth(tmp_path):
     z = []
     for seed in range(12):
         pbcor, pb = _image([(*_pos(dx, dy), s) for dx, dy, s in specs], 1e-3, seed, tmp_path)
-        t = measure(load_image(pbcor, pb), cat, "g", pb_min=0.2)
+        t = measure(load_image(pbcor, pb), cat, "g", photometry=dataclasses.replace(PHOT, pb_min=0.2), pblimit=PBLIMIT)
         assert list(t["source_id"]) == ["S0", "S1", "S2", "S3"]
         assert (t["flags"] == "").all()
         z.append((t["flux_jy"].to_numpy() - truth) / t["flux_err_jy"].to_numpy())
@@ -97,7 +101,7 @@ def test_fluxes_and_errors_match_truth(tmp_path):
     assert 0.6 < np.std(z) < 1.5  # errors honest for beam-correlated noise
     # noiseless: exact
     pbcor, pb = _image([(*_pos(dx, dy), s) for dx, dy, s in specs], 0.0, 0, tmp_path)
-    t = measure(load_image(pbcor, pb), cat, "g", pb_min=0.2)
+    t = measure(load_image(pbcor, pb), cat, "g", photometry=dataclasses.replace(PHOT, pb_min=0.2), pblimit=PBLIMIT)
     assert np.allclose(t["flux_jy"], truth, rtol=2e-3)
 
 
@@ -105,7 +109,7 @@ def test_blend_fitted_jointly(tmp_path):
     """Two sources one beam apart: fitted jointly, both fluxes right, flagged blended."""
     a, b = _pos(0.0, 0.0), _pos(5.0, 4.0)  # 6.4 px = 64 arcsec < 1.5 BMAJ
     pbcor, pb = _image([(*a, 0.3), (*b, 0.1)], 1e-4, 3, tmp_path)
-    t = measure(load_image(pbcor, pb), _cat([("A", *a), ("B", *b)]), "g")
+    t = measure(load_image(pbcor, pb), _cat([("A", *a), ("B", *b)]), "g", photometry=PHOT, pblimit=PBLIMIT)
     assert (t["flags"] == "blended").all()
     assert t["flux_jy"].to_numpy() == pytest.approx([0.3, 0.1], rel=0.02)
 
@@ -114,7 +118,8 @@ def test_edge_and_outside_beam(tmp_path):
     """A source whose box leaves the image is flagged edge; one below pb_min is not measured."""
     edge, far = _pos(N / 2 - 3, 0.0), _pos(-N / 2 + 30, N / 2 - 30)
     pbcor, pb = _image([(*edge, 0.2), (*far, 0.2)], 1e-3, 4, tmp_path)
-    t = measure(load_image(pbcor, pb), _cat([("E", *edge), ("F", *far)]), "g", pb_min=0.58, pblimit=0.01)  # pb: E 0.61, F 0.55
+    t = measure(load_image(pbcor, pb), _cat([("E", *edge), ("F", *far)]), "g",
+                photometry=dataclasses.replace(PHOT, pb_min=0.58), pblimit=0.01)  # pb: E 0.61, F 0.55
     assert list(t["source_id"]) == ["E"]
     assert "edge" in t["flags"].iloc[0]
 
@@ -193,8 +198,6 @@ def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
 def test_forced_photometry_rule_products(tmp_path):
     """The rule's one call: catalog sources in the beam measured with the photometry and
     imaging sections' values, CSV and JSON sidecar written."""
-    import dataclasses
-
     from dsa110_contimg.catalog.build_master import build_master
     from dsa110_contimg.photometry.pipeline import write_forced_photometry
     from dsa110_contimg.settings import Settings, as_plain

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from statistics import NormalDist
 
@@ -17,6 +18,10 @@ from dsa110_contimg.photometry.variability import (
     source_metrics,
     variability_table,
 )
+from dsa110_contimg.settings import Settings
+
+# the schema's photometry settings without the modulation-index cut
+PHOT = dataclasses.replace(Settings.from_config({}).photometry, v_min=0.0)
 
 S = [1.0, 1.2, 0.9, 1.1]       # Jy
 E = [0.1, 0.2, 0.1, 0.1]       # Jy
@@ -136,7 +141,7 @@ def test_ese_flag_dip_versus_pure_noise(tmp_path):
     curves["spike"] = (one + rng.normal(0, 0.01, n), np.full(n, 0.01))
     short = np.array([1.0, 0.7, 1.0, 0.7])                                   # variable but < min_epochs
     curves["short"] = (short, np.full(4, 0.01))
-    var = variability_table(_lc_table(curves))
+    var = variability_table(_lc_table(curves), photometry=PHOT)
     v = var.set_index("source_id")
     assert v.loc["ese", "ese_candidate"] and v.loc["spike", "ese_candidate"]
     assert v.loc["spike", "sigma_dev_at"] == "g15" and v.loc["spike", "sigma_dev"] > 20
@@ -151,7 +156,7 @@ def test_ese_flag_dip_versus_pure_noise(tmp_path):
     c = candidates(var)
     assert set(c["source_id"]) == {"ese", "spike"}
     assert c["significance"].is_monotonic_decreasing
-    out = plot_chi2_eta(var, str(tmp_path / "eta_v.png"))
+    out = plot_chi2_eta(var, str(tmp_path / "eta_v.png"), chi2_nu_min=PHOT.chi2_nu_min)
     with open(out, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -160,15 +165,15 @@ def test_flagged_rows_dropped_and_missing_column():
     f = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.5])
     t = _lc_table({"x": (f, np.full(6, 0.01))}).sort_values("mjd")
     t.loc[t["group"] == "g05", "flags"] = "edge"
-    v = variability_table(t)
+    v = variability_table(t, photometry=PHOT)
     assert v["n_epochs"].iloc[0] == 5 and not v["ese_candidate"].iloc[0]
-    assert variability_table(t, drop_flagged=False)["ese_candidate"].iloc[0]
+    assert variability_table(t, photometry=PHOT, drop_flagged=False)["ese_candidate"].iloc[0]
     # 'blended' is informational: a joint fit is a measurement and stays in
     t.loc[t["group"] == "g05", "flags"] = "blended"
-    v = variability_table(t)
+    v = variability_table(t, photometry=PHOT)
     assert v["n_epochs"].iloc[0] == 6 and v["ese_candidate"].iloc[0]
     with pytest.raises(ValueError, match="norm_err_jy"):
-        variability_table(t.drop(columns=["norm_err_jy"]))
+        variability_table(t.drop(columns=["norm_err_jy"]), photometry=PHOT)
 
 
 def test_v_min_separates_small_significant_scatter_from_an_ese():
@@ -177,10 +182,10 @@ def test_v_min_separates_small_significant_scatter_from_an_ese():
     bright = np.array([1.00, 1.01, 0.99, 1.012, 0.988, 1.0])
     dip = np.array([1.0, 1.0, 0.7, 0.7, 1.0, 1.0])
     t = _lc_table({"bright": (bright, np.full(6, 0.003)), "dip": (dip, np.full(6, 0.01))})
-    v = variability_table(t, v_min=0.05).set_index("source_id")
+    v = variability_table(t, photometry=dataclasses.replace(PHOT, v_min=0.05)).set_index("source_id")
     mean = sum(bright) / 6
     v_hand = (sum((x - mean) ** 2 for x in bright) / 5) ** 0.5 / mean
     assert v.loc["bright", "V"] == pytest.approx(v_hand)
     assert v.loc["bright", "chi2_nu"] > 5 and not v.loc["bright", "ese_candidate"]
     assert v.loc["dip", "ese_candidate"]
-    assert variability_table(t, v_min=0.0).set_index("source_id").loc["bright", "ese_candidate"]  # cut off: flagged
+    assert variability_table(t, photometry=PHOT).set_index("source_id").loc["bright", "ese_candidate"]  # cut off: flagged

@@ -14,6 +14,9 @@ N_SUBBANDS = 16
 NATIVE_CHANNELS = 48
 NATIVE_WIDTH_HZ = 244_140.625
 TOP_FREQ_HZ = 1_498_643_188.4765625
+# nominal lower edge of the band (1311.39 MHz, rounded; the simulator's bandpass shapes
+# are defined over BAND_LO_HZ..TOP_FREQ_HZ)
+BAND_LO_HZ = 1_311_390_000.0
 
 
 def subband_freqs(sb: int, nchan: int = NATIVE_CHANNELS) -> np.ndarray:

@@ -122,8 +122,10 @@ def consistency_problem(headers, time_tol_s: float = 1.0) -> str | None:
     return None
 
 
-def discover(input_dir: str, *, start: str = "", end: str = "", tolerance_s: float = 30.0, expected: int = 16, read: bool = True) -> list[Group]:
-    """All groups under ``input_dir`` in [start, end], each complete or with a reason."""
+def discover(input_dir: str, *, tolerance_s: float, expected: int, start: str = "", end: str = "",
+             read: bool = True) -> list[Group]:
+    """All groups under ``input_dir`` in [start, end] (empty = open), each complete or with a reason;
+    ``tolerance_s`` and ``expected`` as ``group_tolerance_s`` and ``expected_subbands``."""
     if not os.path.isdir(input_dir):
         raise FileNotFoundError(f"input_dir {input_dir!r} does not exist; set input_dir in the config")
     paths = sorted(glob.glob(os.path.join(input_dir, "**", "*_sb[0-9][0-9].hdf5"), recursive=True))

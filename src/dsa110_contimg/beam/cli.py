@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--npix", type=int, default=129)
     a = ap.parse_args(argv)
     try:
-        print(build_vp_table(a.h5, a.out, a.telescope, a.freq_hz, a.npix))
+        print(build_vp_table(a.h5, a.out, telescope=a.telescope, freq_hz=a.freq_hz, npix=a.npix))
     except BeamModelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

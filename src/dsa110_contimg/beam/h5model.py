@@ -44,7 +44,7 @@ def airy_voltage(theta_rad, freq_hz, dish_m: float) -> np.ndarray:
     return out
 
 
-def write_airy_model(path: str, freqs_hz, dish_m: float, telescope: str = "OVRO_DSA", theta_max_deg: float = 10.0,
+def write_airy_model(path: str, freqs_hz, dish_m: float, *, telescope: str, theta_max_deg: float = 10.0,
                      ntheta: int = 201, nphi: int = 72) -> None:
     """Write the simulator's beam (ideal Airy, 4.65 m dish) in the H5 layout above."""
     freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))

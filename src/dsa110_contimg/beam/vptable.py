@@ -29,7 +29,6 @@ import tempfile
 import numpy as np
 
 from ..casa_env import configure_casa
-from ..sky import REF_FREQ_HZ
 from .h5model import read_model
 
 
@@ -71,7 +70,7 @@ def jones_at(model: dict, th: np.ndarray, ph: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_vp_table(h5_path: str, out_table: str, telescope: str = "OVRO_DSA", freq_hz: float = REF_FREQ_HZ, npix: int = 129) -> str:
+def build_vp_table(h5_path: str, out_table: str, *, telescope: str, freq_hz: float, npix: int = 129) -> str:
     """Write the VP table ``out_table`` from the H5 model; returns its path."""
     configure_casa()
     from casatools import coordsys, image, vpmanager

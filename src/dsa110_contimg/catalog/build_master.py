@@ -167,7 +167,7 @@ def build_master(nvss: str, out: str, *, catalog: Catalog, vlass: str | None = N
 
     paths = {"nvss": nvss, "vlass": vlass or None, "first": first or None}
     tables = {
-        s: read_survey(p, s, getattr(catalog.flux_units, s), getattr(catalog.columns, s))
+        s: read_survey(p, s, unit=getattr(catalog.flux_units, s), mapping=getattr(catalog.columns, s))
         for s, p in paths.items() if p
     }
     for t in tables.values():
@@ -238,8 +238,10 @@ def write_master_catalog(
     return summary
 
 
-def read_references(db_path: str, view: str = "final_references") -> pd.DataFrame:
+def read_references(db_path: str, view: str) -> pd.DataFrame:
     """Rows of ``view`` (``final_references``, ``good_references`` or ``sources``), by source_id.
+
+    The workflow's reference view is ``photometry.reference_view``.
 
     Numeric columns are float/int; NULL is NaN.
     """

@@ -102,10 +102,13 @@ def crossmatch(
     vlass: pd.DataFrame | None = None,
     first: pd.DataFrame | None = None,
     *,
-    match_radius_arcsec: float = 7.5,
-    resolved_major_arcsec: float = 10.0,
+    match_radius_arcsec: float,
+    resolved_major_arcsec: float,
 ) -> pd.DataFrame:
     """The ``sources`` table: one row per NVSS entry (standard reader columns in).
+
+    ``match_radius_arcsec`` and ``resolved_major_arcsec`` are the ``catalog`` settings of
+    the same names.
 
     Output columns: source_id, ra_deg, dec_deg, s_nvss, e_s_nvss, snr_nvss, s_vlass,
     e_s_vlass, sep_vlass_arcsec, alpha, s_first, sep_first_arcsec, first_major_arcsec,

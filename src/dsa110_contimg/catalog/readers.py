@@ -35,7 +35,7 @@ import csv
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -89,8 +89,8 @@ class SurveyTable:
     data: pd.DataFrame
     rows_read: int
     rows_dropped: int
-    columns_used: dict[str, str] = field(default_factory=dict)
-    flux_unit: str = "mjy"
+    columns_used: dict[str, str]
+    flux_unit: str
 
 
 def flux_unit_factor(unit: str, path: str = "", survey: str = "") -> float:
@@ -319,8 +319,11 @@ def _fits_angle_factor(unit: str | None) -> float:
     return float(parsed.to(u.deg))
 
 
-def read_survey(path: str, survey: str, unit: str = "mjy", mapping: dict | None = None) -> SurveyTable:
+def read_survey(path: str, survey: str, *, unit: str, mapping: dict | None = None) -> SurveyTable:
     """Read one survey table into standard columns with fluxes in Jy (see module doc).
+
+    ``unit``: the declared flux unit (``catalog.flux_units.<survey>``); ``mapping``:
+    standard key -> file column (``catalog.columns.<survey>``; None = alias detection only).
 
     Raises ValueError for an unknown unit, a missing required column, a FITS unit that
     contradicts ``unit``, or a table without a single valid row.

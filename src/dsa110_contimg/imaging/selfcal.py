@@ -45,7 +45,11 @@ def best_refant(ms_path: str) -> int:
     return int(np.argmax(n))
 
 
-def solve_phases(ms_path: str, workdir: str, minsnr: float = 3.0) -> tuple[np.ndarray, np.ndarray, dict]:
+SELFCAL_MINSNR = 3.0
+"""gaincal's minimum SNR of a self-calibration phase solution (the group's whole integration)."""
+
+
+def solve_phases(ms_path: str, workdir: str, *, minsnr: float = SELFCAL_MINSNR) -> tuple[np.ndarray, np.ndarray, dict]:
     """Solve one phase per antenna and feed on DATA vs MODEL_DATA (CASA gaincal).
 
     Returns (unit-modulus gains (Nant, Nfeed), which have a solution (Nant, Nfeed), a

@@ -52,6 +52,8 @@ from astropy.io import fits
 from astropy.time import Time
 from astropy.wcs import WCS
 
+from ..settings import Photometry
+
 log = logging.getLogger(__name__)
 
 COLUMNS = ["source_id", "ra_deg", "dec_deg", "mjd", "group", "flux_jy", "flux_err_jy", "rms_jy", "pb", "snr", "flags"]
@@ -142,14 +144,17 @@ def noise_factor(img: Image, half: int) -> float:
     return float(math.sqrt(max(np.sum(auto * beam_on_grid(xx2, yy2, img)), 0.0)) / np.sum(b * b))
 
 
-def measure(img: Image, sources: pd.DataFrame, group: str, *, pb_min: float = 0.3, pblimit: float = 0.25,
-            box_beams: float = 1.5, annulus_beams: tuple[float, float] = (3.0, 6.0), blend_beams: float = 3.0) -> pd.DataFrame:
+def measure(img: Image, sources: pd.DataFrame, group: str, *, photometry: Photometry, pblimit: float) -> pd.DataFrame:
     """Forced photometry of catalog ``sources`` (columns source_id, ra_deg, dec_deg) on ``img``.
 
-    One row (:data:`COLUMNS`) per source inside the image with pb >= ``pb_min``; sources
-    outside it get no row.  ``blend_beams`` should be at least 2 x ``box_beams`` so that
-    sources whose fit boxes overlap are fitted jointly.
+    ``photometry`` gives ``pb_min``, ``box_beams``, ``annulus_beams`` and ``blend_beams``;
+    ``pblimit`` is the image's primary-beam cut-off (``imaging.pblimit``).  One row
+    (:data:`COLUMNS`) per source inside the image with pb >= ``pb_min``; sources outside
+    it get no row.  ``blend_beams`` should be at least 2 x ``box_beams`` so that sources
+    whose fit boxes overlap are fitted jointly.
     """
+    pb_min, box_beams = photometry.pb_min, photometry.box_beams
+    annulus_beams, blend_beams = photometry.annulus_beams, photometry.blend_beams
     ny, nx = img.pbcor.shape
     flat = img.pbcor * img.pb
     usable = np.isfinite(flat) & (img.pb >= pblimit)

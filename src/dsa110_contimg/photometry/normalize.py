@@ -23,7 +23,7 @@ Algorithm
    (and avoids dividing by zero when ratios are identical).
    Error: sigma_C = 1.2533 * std(kept r, ddof=1) / sqrt(n) (1.2533 = sqrt(pi/2), the
    efficiency of the median for Gaussian data); with a single kept ratio its own
-   error.  With ``weighted=True`` (the workflow's default) the centre is instead the
+   error.  With ``weighted_median`` (the schema default) the centre is instead the
    inverse-variance weighted median of the kept ratios and sigma_C =
    1.2533 sqrt(max(chi2_nu, 1) / sum w): references of very different brightness then
    contribute according to their precision.  The epoch is corrected only if n (kept references) >= ``min_refs``;
@@ -62,6 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..settings import Photometry
 from .variability import chi2_nu
 
 log = logging.getLogger(__name__)
@@ -102,9 +103,12 @@ def weighted_median(x, w) -> float:
     return float(x[k])
 
 
-def clipped_median(ratios, ratio_errs, clip_sigma: float = 3.0, max_iter: int = 20,
-                   weighted: bool = False) -> tuple[float, float, int]:
+def clipped_median(ratios, ratio_errs, *, clip_sigma: float, weighted: bool,
+                   max_iter: int = 20) -> tuple[float, float, int]:
     """Sigma-clipped median of ``ratios``: (centre, error, number kept); see module step 4.
+
+    ``clip_sigma`` and ``weighted`` are ``photometry.clip_sigma`` and
+    ``photometry.weighted_median`` in the workflow.
 
     ``weighted``: the centre is the inverse-variance weighted median (weights
     1/ratio_err^2), so bright references count more, and the error is
@@ -152,7 +156,7 @@ def _check(meas: pd.DataFrame, baseline_epochs: int, min_refs: int, clip_sigma: 
 
 
 def _solve(df: pd.DataFrame, rr: pd.DataFrame, epochs: pd.DataFrame, active: set[str],
-           min_refs: int, clip_sigma: float, weighted: bool = False) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+           min_refs: int, clip_sigma: float, weighted: bool) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Epoch corrections and per-row (correction, error) for the active references.
 
     ``rr`` holds the usable reference rows (index = row position in ``df``) with columns
@@ -179,7 +183,7 @@ def _solve(df: pd.DataFrame, rr: pd.DataFrame, epochs: pd.DataFrame, active: set
             ep.iat[i, ep.columns.get_loc("reason")] = f"only {n_meas} references (< min_refs {min_refs})"
             continue
         r, er = sub["ratio"].to_numpy(), sub["ratio_err"].to_numpy()
-        c, ce, n = clipped_median(r, er, clip_sigma, weighted=weighted)
+        c, ce, n = clipped_median(r, er, clip_sigma=clip_sigma, weighted=weighted)
         ep.iat[i, ep.columns.get_loc("n_refs")] = n
         ep.iat[i, ep.columns.get_loc("n_clipped")] = n_meas - n
         if n < min_refs:
@@ -193,7 +197,7 @@ def _solve(df: pd.DataFrame, rr: pd.DataFrame, epochs: pd.DataFrame, active: set
         corr[rows], corr_err[rows] = c, ce
         for j, label in enumerate(sub.index):  # leave-one-out for the references themselves
             others = np.arange(n_meas) != j
-            cl, cel, nl = clipped_median(r[others], er[others], clip_sigma, weighted=weighted)
+            cl, cel, nl = clipped_median(r[others], er[others], clip_sigma=clip_sigma, weighted=weighted)
             ok = nl >= loo_min
             corr[label] = cl if ok else np.nan
             corr_err[label] = cel if ok else np.nan
@@ -218,19 +222,19 @@ def normalize(
     meas: pd.DataFrame,
     reference_ids: Iterable[str],
     *,
-    baseline_epochs: int = 10,
-    min_refs: int = 3,
-    clip_sigma: float = 3.0,
-    ref_chi2_max: float = 5.0,
+    photometry: Photometry,
     max_iter: int = 5,
-    weighted: bool = False,
 ) -> NormResult:
     """Divide each epoch's flux scale drift out of ``meas`` using stable references.
 
+    ``photometry`` gives ``baseline_epochs``, ``min_refs``, ``clip_sigma``,
+    ``ref_chi2_max`` and ``weighted_median`` (the ``weighted`` centre of step 4).
     See the module docstring for the algorithm and conventions.  Raises ValueError
     when a required column (:data:`REQUIRED_COLUMNS`) is missing or a
     (source_id, group) pair occurs twice.
     """
+    baseline_epochs, min_refs, clip_sigma = photometry.baseline_epochs, photometry.min_refs, photometry.clip_sigma
+    ref_chi2_max, weighted = photometry.ref_chi2_max, photometry.weighted_median
     _check(meas, baseline_epochs, min_refs, clip_sigma, max_iter)
     df = meas.reset_index(drop=True)
     df["source_id"] = df["source_id"].astype(str)
@@ -315,7 +319,7 @@ def _dropped_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 
-def error_model(table: pd.DataFrame, min_refs: int = 3, max_floor: float = 0.03,
+def error_model(table: pd.DataFrame, *, min_refs: int, max_floor: float = 0.03,
                 step: float = 0.0005) -> tuple[float, float, list[dict]]:
     """Error model calibrated on the reference ensemble: sigma'^2 = (a sigma)^2 + (b S)^2.
 

@@ -51,9 +51,7 @@ def photometry_of_image(pbcor: str, pb: str, *, db_path: str, group: str, photom
     """Forced photometry of every master-catalog source inside the usable beam of one image
     (``pbcor``/``pb`` FITS; the image's pb cut-off is ``imaging.pblimit``)."""
     img = load_image(pbcor, pb)
-    table = measure(img, sources_in_catalog(db_path), group, pb_min=photometry.pb_min, pblimit=imaging.pblimit,
-                    box_beams=photometry.box_beams, annulus_beams=tuple(photometry.annulus_beams),
-                    blend_beams=photometry.blend_beams)
+    table = measure(img, sources_in_catalog(db_path), group, photometry=photometry, pblimit=imaging.pblimit)
     log.info("%s: %d sources measured (%d flagged)", pbcor, len(table), int((table["flags"] != "").sum()))
     return table
 
@@ -111,9 +109,7 @@ def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometr
     in_field = set(meas["source_id"])
     refs = [r for r in refs if r in in_field]
     def run(table):
-        return normalize(table, refs, baseline_epochs=photometry.baseline_epochs, min_refs=photometry.min_refs,
-                         clip_sigma=photometry.clip_sigma, ref_chi2_max=photometry.ref_chi2_max,
-                         weighted=photometry.weighted_median)
+        return normalize(table, refs, photometry=photometry)
 
     res = run(meas)
     scale, floor, ref_recs = 1.0, 0.0, []
@@ -122,18 +118,17 @@ def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometr
         # calibrated errors, so reference rejection (ref_chi2_max), clipping and weights
         # work in the same units as the candidate thresholds; the residual model of
         # pass 2 (close to a = 1, b = 0) is applied to the normalised errors
-        scale, floor, ref_recs = error_model(res.table, photometry.min_refs)
+        scale, floor, ref_recs = error_model(res.table, min_refs=photometry.min_refs)
         cal = meas.assign(flux_err_raw_jy=meas["flux_err_jy"],
                           flux_err_jy=np.hypot(scale * meas["flux_err_jy"], floor * meas["flux_jy"]))
         res = run(cal)
-        a2, b2, ref_recs = error_model(res.table, photometry.min_refs)
+        a2, b2, ref_recs = error_model(res.table, min_refs=photometry.min_refs)
         res.table["norm_err_jy"] = np.hypot(a2 * res.table["norm_err_jy"], b2 * res.table["norm_flux_jy"])
         # net model: sqrt((a2 a sigma)^2 + ((a2 b)^2 + b2^2) S^2)
         scale, floor = scale * a2, float(np.hypot(a2 * floor, b2))
         log.info("error model from %d references: sigma' = sqrt((%.3f sigma)^2 + (%.4f S)^2) (second pass a=%.3f b=%.4f)",
                  len(ref_recs), scale, floor, a2, b2)
-    var = variability_table(res.table, chi2_nu_min=photometry.chi2_nu_min, sigma_dev_min=photometry.sigma_dev_min,
-                            min_epochs=photometry.min_epochs, v_min=photometry.v_min)
+    var = variability_table(res.table, photometry=photometry)
     snr = res.table[res.table["flags"] == ""].groupby("source_id")["snr"].median().rename("median_snr")
     var = var.merge(snr, left_on="source_id", right_index=True, how="left")
     if photometry.min_snr > 0:

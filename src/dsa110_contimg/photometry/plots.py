@@ -127,7 +127,7 @@ def plot_corrections(epochs: pd.DataFrame, out_png: str, truth: Mapping[str, flo
     return _save(fig, out_png)
 
 
-def plot_chi2_eta(var_table: pd.DataFrame, out_png: str, chi2_nu_min: float = 5.0,
+def plot_chi2_eta(var_table: pd.DataFrame, out_png: str, *, chi2_nu_min: float,
                   v_min: float | None = None, title: str | None = None, max_labels: int = 20) -> str:
     """VAST-style eta-V plane (log-log): eta (== chi2_nu) on x, V = std/mean on y.
 

@@ -45,6 +45,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..settings import Photometry
+
 SIGMA_CAP = 40.0
 
 METRIC_COLUMNS = [
@@ -151,14 +153,14 @@ def variability_table(
     *,
     flux_col: str = "norm_flux_jy",
     err_col: str = "norm_err_jy",
-    chi2_nu_min: float = 5.0,
-    sigma_dev_min: float = 5.0,
-    min_epochs: int = 5,
-    v_min: float = 0.0,
+    photometry: Photometry,
     drop_flagged: bool = True,
     keep_flags: tuple[str, ...] = ("blended",),
 ) -> pd.DataFrame:
     """One row per ``source_id`` with all metrics, ``significance`` and ``ese_candidate``.
+
+    The verdict uses ``photometry.chi2_nu_min``, ``sigma_dev_min``, ``min_epochs`` and
+    ``v_min`` (0 = no modulation-index cut).
 
     ``lc`` is a measurements table (typically ``normalize(...).table``).  Rows are
     ordered by ``mjd`` when present and labelled by ``group`` when present.  Rows
@@ -195,6 +197,8 @@ def variability_table(
         return out
     out["n_epochs"] = out["n_epochs"].astype(int)
     out["significance"] = out.apply(_significance, axis=1)
+    chi2_nu_min, sigma_dev_min = photometry.chi2_nu_min, photometry.sigma_dev_min
+    min_epochs, v_min = photometry.min_epochs, photometry.v_min
     enough = out["n_epochs"] >= min_epochs
     large = out["V"].abs() >= v_min if v_min > 0 else True
     out["ese_candidate"] = enough & ((out["chi2_nu"] > chi2_nu_min) | (out["sigma_dev"] > sigma_dev_min)) & large

@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  total      {sum(times.values()):6.1f} s")
     if not args.skip_imaging:
         h5 = os.path.join(args.work, "beam.h5")
-        write_airy_model(h5, [1.35e9, 1.4e9, 1.45e9], 4.65)
-        vp = build_vp_table(h5, os.path.join(args.work, "dsa110.vp"))
+        write_airy_model(h5, [1.35e9, 1.4e9, 1.45e9], settings.telescope.dish_diameter_m, telescope=settings.telescope.name)
+        vp = build_vp_table(h5, os.path.join(args.work, "dsa110.vp"), telescope=settings.telescope.name, freq_hz=settings.imaging.vp_freq_hz)
         chash = config_hash(settings.as_dict())
         quick = dataclasses.replace(settings.imaging, quick=True, quick_imsize=args.imsize, quick_niter=1000)
         print(f"imaging ({args.imsize}^2 pixels, niter 1000, 2 cores):")
