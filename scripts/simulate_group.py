@@ -5,4 +5,6 @@ from dsa110_contimg.simulate.run import write_group_dir
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-write_group_dir(Settings.from_config(sm.config), truth_path=sm.input.truth, group_id=sm.wildcards.group, out_dir=sm.output.raw)
+settings = Settings.from_config(sm.config)
+write_group_dir(simulation=settings.simulation, telescope=settings.telescope, truth_path=sm.input.truth,
+                group_id=sm.wildcards.group, out_dir=sm.output.raw)

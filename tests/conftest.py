@@ -55,10 +55,10 @@ def small_config(tmp: str, **sim_over) -> dict:
 def make_group(tmp: str, cfg: dict) -> tuple[dict, list[str]]:
     """Write truth + the first planned group into ``tmp``; return (truth, sorted file list)."""
     settings = Settings.from_config(cfg)
-    truth = write_truth(settings, os.path.join(tmp, "truth.json"), os.path.join(tmp, "sky.csv"))
+    truth = write_truth(settings, truth_path=os.path.join(tmp, "truth.json"), catalog_path=os.path.join(tmp, "sky.csv"))
     gid = truth["groups"][0]["group_id"]
     raw = os.path.join(tmp, "raw")
-    simulate_group(settings, truth, gid, raw)
+    simulate_group(simulation=settings.simulation, telescope=settings.telescope, truth=truth, group_id=gid, out_dir=raw)
     return truth, sorted(glob.glob(os.path.join(raw, "*.hdf5")))
 
 
@@ -93,3 +93,16 @@ def group_copy(corrupted_group, tmp_path):
         shutil.copy(f, dst)
         out.append(str(dst))
     return copy.deepcopy(cfg), truth, out
+
+
+def sin_wcs(n: int, cell_deg: float, centre_deg=(150.0, 55.0)):
+    """A 2-D SIN-projection WCS of ``n`` x ``n`` pixels of ``cell_deg``, RA increasing to the left,
+    centred at ``centre_deg`` (RA, Dec) -- the geometry of the pipeline's images."""
+    from astropy.wcs import WCS
+
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
+    w.wcs.crval = list(centre_deg)
+    w.wcs.crpix = [n / 2 + 1, n / 2 + 1]
+    w.wcs.cdelt = [-cell_deg, cell_deg]
+    return w

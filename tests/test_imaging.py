@@ -44,11 +44,11 @@ def img_run(tmp_path_factory):
                        n_field_sources=1, field_flux_mjy=[2000.0, 2000.0], field_radius_deg=0.6)
     cfg["imaging"].update(niter=3000, threshold="2mJy", pixels_per_beam=5)
     settings = Settings.from_config(cfg)
-    truth = write_truth(settings, f"{d}/truth.json", f"{d}/sky.csv")
+    truth = write_truth(settings, truth_path=f"{d}/truth.json", catalog_path=f"{d}/sky.csv")
     mss = []
     for g in truth["groups"]:
         raw = f"{d}/raw/{g['group_id']}"
-        simulate_group(settings, truth, g["group_id"], raw)
+        simulate_group(simulation=settings.simulation, telescope=settings.telescope, truth=truth, group_id=g["group_id"], out_dir=raw)
         ms = f"{d}/{g['group_id']}.ms"
         convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, telescope=settings.telescope, conversion=settings.conversion)
         flag_ms(ms, calibration=settings.calibration)

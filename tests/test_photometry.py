@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
+from conftest import sin_wcs
 
 from dsa110_contimg.photometry.forced import PhotometryError, load_image, measure
 from dsa110_contimg.settings import Settings
@@ -25,12 +26,7 @@ PHOT, PBLIMIT = SCHEMA.photometry, SCHEMA.imaging.pblimit
 
 
 def _wcs() -> WCS:
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
-    w.wcs.crval = [150.0, 55.0]
-    w.wcs.crpix = [N / 2 + 1, N / 2 + 1]
-    w.wcs.cdelt = [-CELL_DEG, CELL_DEG]
-    return w
+    return sin_wcs(N, CELL_DEG)
 
 
 def _beam(dx, dy, bmaj=BMAJ, bmin=BMIN, bpa=BPA):

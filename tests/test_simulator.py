@@ -161,7 +161,7 @@ def test_noise_follows_radiometer_equation(corrupted_group):
             continue
         m = (((uv.ant_1_array == dead) & (uv.ant_2_array == other - 1)) | ((uv.ant_2_array == dead) & (uv.ant_1_array == other - 1)))
         d = uv.data_array[m][good_t]  # (Ngood_t, Nf, 2) in time order
-        jo = np.abs(corruptions.jones(truth, other, 0, hours[good_t], uv.freq_array))  # (Nt, Nf, 2)
+        jo = np.abs(corruptions.jones(truth, other, epoch=0, hours=hours[good_t], freqs_hz=uv.freq_array))  # (Nt, Nf, 2)
         z.append((d / jo).real.ravel())
     z = np.concatenate(z)
     assert np.mean(z) == pytest.approx(0, abs=5 * sigma / math.sqrt(z.size))

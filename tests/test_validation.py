@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.wcs import WCS
+from conftest import sin_wcs
 
 from dsa110_contimg.simulate import corruptions
 from dsa110_contimg.validation import calibration as vcal
@@ -134,12 +135,7 @@ BMAJ = BMIN = 60.0 / 3600
 
 
 def _wcs() -> WCS:
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
-    w.wcs.crval = [150.0, 55.0]
-    w.wcs.crpix = [N / 2 + 1, N / 2 + 1]
-    w.wcs.cdelt = [-CELL, CELL]
-    return w
+    return sin_wcs(N, CELL)
 
 
 def _sky_image(sky, fluxes, shift_pix=(0.0, 0.0)):

@@ -28,7 +28,9 @@ from __future__ import annotations
 import csv
 import os
 
+import astropy.units as u
 import numpy as np
+from astropy.coordinates import SkyCoord
 
 from ..atomic import atomic_path
 
@@ -71,9 +73,6 @@ def _jname(ra_deg: float, dec_deg: float) -> str:
 
 def _offset(ra_deg, dec_deg, sigma_arcsec, rng) -> tuple[np.ndarray, np.ndarray]:
     """Positions displaced by Gaussian errors ``sigma_arcsec`` per coordinate (on the sky)."""
-    import astropy.units as u  # noqa: PLC0415
-    from astropy.coordinates import SkyCoord  # noqa: PLC0415
-
     n = len(ra_deg)
     dra = rng.normal(0.0, 1.0, n) * sigma_arcsec
     ddec = rng.normal(0.0, 1.0, n) * sigma_arcsec
@@ -94,7 +93,7 @@ def _write_table(path: str, header: list[str], rows: list[list], delimiter: str,
     return path
 
 
-def write_survey_tables(sky: list[dict], seed: int, out_dir: str) -> dict[str, str]:
+def write_survey_tables(sky: list[dict], *, seed: int, out_dir: str) -> dict[str, str]:
     """Write ``nvss.csv``, ``vlass.csv`` and ``first.tsv`` into ``out_dir`` (atomically).
 
     Deterministic for a given ``sky`` and ``seed``.  Returns ``{'nvss', 'vlass', 'first'}``
@@ -105,6 +104,7 @@ def write_survey_tables(sky: list[dict], seed: int, out_dir: str) -> dict[str, s
     dec = np.array([float(s["dec_deg"]) for s in sky])
     s14 = np.array([float(s["flux_jy"]) for s in sky]) * 1e3  # mJy
     alpha = np.array([float(s["alpha"]) for s in sky])
+    # sky data, not config: "major_arcsec" is optional (the simulator's sky is all point sources)
     major = np.array([float(s.get("major_arcsec", 0.0) or 0.0) for s in sky])
     n = len(sky)
     paths = {}

@@ -36,20 +36,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
     settings = load_settings(args.config, overrides)
+    sections = {"simulation": settings.simulation, "telescope": settings.telescope}
     raw = os.path.join(args.out_dir, "raw")
     if args.command == "plan":
-        for g in plan(simulation=settings.simulation, telescope=settings.telescope):
+        for g in plan(**sections):
             print(g.group_id, g.kind, g.epoch, len(g.filenames()))
         return 0
     if args.command in ("truth", "all"):
-        truth = write_truth(settings, os.path.join(args.out_dir, "truth.json"), os.path.join(args.out_dir, "sky.csv"))
+        truth = write_truth(settings, truth_path=os.path.join(args.out_dir, "truth.json"),
+                            catalog_path=os.path.join(args.out_dir, "sky.csv"))
     if args.command == "group":
         with open(args.truth) as fh:
             truth = json.load(fh)
-        simulate_group(settings, truth, args.group, args.out_dir)
+        simulate_group(**sections, truth=truth, group_id=args.group, out_dir=args.out_dir)
     if args.command == "all":
         for g in truth["groups"]:
-            simulate_group(settings, truth, g["group_id"], raw)
+            simulate_group(**sections, truth=truth, group_id=g["group_id"], out_dir=raw)
     return 0
 
 

@@ -28,19 +28,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bands import TOP_FREQ_HZ
+from ..bands import BAND_LO_HZ, N_SUBBANDS, TOP_FREQ_HZ
 from ..settings import Simulation
 
-BAND_LO_HZ = 1_311_390_000.0
 BAND_SPAN_HZ = TOP_FREQ_HZ - BAND_LO_HZ
 
 
-def draw(sim: Simulation, active: list[int], n_epochs: int) -> dict:
-    """Draw every corruption parameter; returns a JSON-serialisable truth dict.
+def draw(*, simulation: Simulation, active: list[int]) -> dict:
+    """Draw every corruption parameter of the run's ``simulation.n_epochs`` epochs; returns
+    a JSON-serialisable truth dict.
 
-    ``active`` are station numbers of the active antennas.
+    ``active`` are station numbers of the active antennas.  Random streams:
+    ``default_rng([seed, 3])`` for everything but the science drift (``[seed, 8]``).
     """
+    sim = simulation
     c = sim.corruptions
+    n_epochs = sim.n_epochs
     rng = np.random.default_rng([sim.seed, 3])
     na = len(active)
     out: dict = {"convention": "V_ms[i,j] = J_i conj(J_j) V_true; J = sqrt(scale) G B exp(-2 pi i nu tau)"}
@@ -129,9 +132,10 @@ def gain(truth: dict, ant: int, hours: np.ndarray) -> np.ndarray:
     return amp * np.exp(1j * ph)
 
 
-def jones(truth: dict, ant: int, epoch: int, hours: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
-    """Full antenna gain J, shape (Nt, Nfreq, 2), CASA convention (see module doc)."""
-    if truth.get("dead_antenna") == ant:
+def jones(truth: dict, ant: int, *, epoch: int, hours: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
+    """Full antenna gain J of station ``ant`` in epoch ``epoch`` at ``hours`` since the run
+    start and ``freqs_hz``, shape (Nt, Nfreq, 2), CASA convention (see module doc)."""
+    if truth["dead_antenna"] == ant:  # None when no antenna is dead
         return np.zeros((len(hours), len(freqs_hz), 2), dtype=np.complex128)
     tau = np.asarray(truth["delays_ns"][str(ant)]) * 1e-9
     kd = np.exp(-2j * np.pi * np.outer(freqs_hz, tau))  # (Nf, 2)
@@ -140,14 +144,18 @@ def jones(truth: dict, ant: int, epoch: int, hours: np.ndarray, freqs_hz: np.nda
     return np.sqrt(truth["flux_scale"][epoch]) * g[:, None, :] * (b * kd)[None, :, :]
 
 
-def draw_rfi(sim: Simulation, group_index: int, ntimes: int, nchan_total: int) -> dict:
-    """RFI injected into one group: channel indices (file order, all subbands) and integrations.
+def draw_rfi(*, simulation: Simulation, group_index: int) -> dict:
+    """RFI injected into group ``group_index``: channel indices (file order, all 16 subbands
+    at ``nchan_per_subband``) and integrations (0..ntimes-1).
 
     Returns ``{"channels": [...], "times": [...], "channel_amp_jy": x, "impulse_amp_jy": y}``.
     """
+    sim = simulation
     c = sim.corruptions
     if not c.rfi:
         return {"channels": [], "times": [], "channel_amp_jy": 0.0, "impulse_amp_jy": 0.0}
+    ntimes = sim.ntimes
+    nchan_total = N_SUBBANDS * sim.nchan_per_subband
     rng = np.random.default_rng([sim.seed, 4, group_index])
     nline = min(c.rfi_lines, nchan_total)
     chans = sorted(int(x) for x in rng.choice(nchan_total, nline, replace=False))

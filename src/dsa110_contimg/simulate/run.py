@@ -10,11 +10,10 @@ import os
 import numpy as np
 
 from ..atomic import atomic_path, write_json
-from ..bands import N_SUBBANDS
 from ..calibration.calibrators import write_catalog
 from ..geometry import N_STATIONS, load_stations
 from ..provenance import provenance_record
-from ..settings import Settings, Simulation
+from ..settings import Settings, Simulation, Telescope
 from ..sky import PointSource
 from . import corruptions
 from .catalogs import write_survey_tables
@@ -26,8 +25,10 @@ log = logging.getLogger(__name__)
 CATALOG_COLUMNS = ["name", "RAJ2000", "DEJ2000", "S1400_mJy", "e_S1400_mJy", "MajAxis_arcsec", "MinAxis_arcsec", "PA_deg"]
 
 
-def active_antennas(sim: Simulation, n_stations: int = N_STATIONS) -> list[int]:
-    """Station numbers of the active antennas: ``active_antennas`` or a seeded draw of ``n_active``."""
+def active_antennas(*, simulation: Simulation, n_stations: int = N_STATIONS) -> list[int]:
+    """Station numbers of the active antennas: ``active_antennas`` or a seeded draw
+    (``default_rng([seed, 0])``) of ``n_active`` of stations 1..``n_stations``."""
+    sim = simulation
     if sim.active_antennas:
         return sorted(int(a) for a in sim.active_antennas)
     rng = np.random.default_rng([sim.seed, 0])
@@ -35,10 +36,11 @@ def active_antennas(sim: Simulation, n_stations: int = N_STATIONS) -> list[int]:
 
 
 def build_truth(settings: Settings) -> dict:
-    """Every injected value of the simulated run, as a JSON-serialisable dict."""
+    """Every injected value of the simulated run, as a JSON-serialisable dict (the whole
+    ``settings``: its provenance record carries the hash of the full configuration)."""
     sim, tel = settings.simulation, settings.telescope
     groups = plan(simulation=sim, telescope=tel)
-    active = active_antennas(sim)
+    active = active_antennas(simulation=sim)
     sky = sky_model(simulation=sim, telescope=tel, groups=groups)
     ese = sim.ese
     k_ese = pick_ese_source(sky, min_flux_mjy=ese.min_flux_mjy) if ese.enabled else None
@@ -46,8 +48,7 @@ def build_truth(settings: Settings) -> dict:
         lc = ese_lightcurve(np.arange(sim.n_epochs), center=ese.center_epoch, half_width=ese.half_width_epochs,
                             depth=ese.depth, spike=ese.spike, spike_width=ese.spike_width)
         sky[k_ese]["lightcurve"] = [float(v) for v in lc]
-    truth = corruptions.draw(sim, active, sim.n_epochs)
-    nchan_total = N_SUBBANDS * sim.nchan_per_subband
+    truth = corruptions.draw(simulation=sim, active=active)
     truth.update(
         {
             "description": "dsa110_contimg simulator truth; angles in degrees unless *_rad, fluxes Jy at 1.4 GHz",
@@ -70,16 +71,16 @@ def build_truth(settings: Settings) -> dict:
                 }
                 for g in groups
             ],
-            "rfi": {str(g.index): corruptions.draw_rfi(sim, g.index, sim.ntimes, nchan_total) for g in groups},
+            "rfi": {str(g.index): corruptions.draw_rfi(simulation=sim, group_index=g.index) for g in groups},
             "provenance": provenance_record(settings.as_dict()),
         }
     )
     return truth
 
 
-def write_truth(settings: Settings, truth_path: str, catalog_path: str, calibrators_path: str | None = None) -> dict:
+def write_truth(settings: Settings, *, truth_path: str, catalog_path: str, calibrators_path: str | None = None) -> dict:
     """Write ``truth.json``, the NVSS-like sky catalog CSV and (optionally) the calibrator
-    catalog CSV of the simulated calibrators (atomically)."""
+    catalog CSV of the simulated calibrators (atomically); returns the truth dict."""
     truth = build_truth(settings)
     if calibrators_path:
         cals = [PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"]) for s in truth["sky"] if s["kind"] == "calibrator"]
@@ -95,30 +96,32 @@ def write_truth(settings: Settings, truth_path: str, catalog_path: str, calibrat
     return truth
 
 
-def planned_group(settings: Settings, group_id: str) -> PlannedGroup:
+def planned_group(group_id: str, *, simulation: Simulation, telescope: Telescope) -> PlannedGroup:
     """The planned group ``group_id`` of this configuration's simulated run."""
-    for g in plan(simulation=settings.simulation, telescope=settings.telescope):
+    for g in plan(simulation=simulation, telescope=telescope):
         if g.group_id == group_id:
             return g
     raise KeyError(f"group {group_id} is not in the simulation plan of this config")
 
 
-def simulate_group(settings: Settings, truth: dict, group_id: str, out_dir: str, *, subbands: list[int] | None = None) -> list[str]:
+def simulate_group(*, simulation: Simulation, telescope: Telescope, truth: dict, group_id: str, out_dir: str,
+                   subbands: list[int] | None = None) -> list[str]:
     """Write the UVH5 files of one planned group into ``out_dir`` (``truth``: the dict
-    :func:`write_truth` wrote)."""
-    g = planned_group(settings, group_id)
-    stations = load_stations(settings.telescope.station_file)
+    :func:`write_truth` wrote; ``subbands``: only these, default all planned); returns paths."""
+    g = planned_group(group_id, simulation=simulation, telescope=telescope)
+    stations = load_stations(telescope.station_file)
     os.makedirs(out_dir, exist_ok=True)
-    return write_group(g, simulation=settings.simulation, telescope=settings.telescope, stations=stations,
-                       active=truth["active_antennas"], sky=truth["sky"], truth=truth, out_dir=out_dir, subbands=subbands)
+    return write_group(g, simulation=simulation, telescope=telescope, stations=stations, truth=truth,
+                       out_dir=out_dir, subbands=subbands)
 
 
-def write_group_dir(settings: Settings, *, truth_path: str, group_id: str, out_dir: str) -> list[str]:
+def write_group_dir(*, simulation: Simulation, telescope: Telescope, truth_path: str, group_id: str,
+                    out_dir: str) -> list[str]:
     """Simulate one group into a new directory ``out_dir`` that appears whole (atomically)."""
     with open(truth_path) as fh:
         truth = json.load(fh)
     with atomic_path(out_dir, is_dir=True) as tmp:
-        simulate_group(settings, truth, group_id, tmp)
+        simulate_group(simulation=simulation, telescope=telescope, truth=truth, group_id=group_id, out_dir=tmp)
     return sorted(os.path.join(out_dir, f) for f in os.listdir(out_dir))
 
 
@@ -126,8 +129,8 @@ def write_truth_and_surveys(settings: Settings, *, truth_path: str, catalog_path
                             surveys: dict[str, str]) -> dict:
     """The truth rule's products: truth.json, sky.csv, calibrators.csv and NVSS/VLASS/FIRST-like
     survey tables (``surveys``: survey -> the path the rule expects, in one directory)."""
-    truth = write_truth(settings, truth_path, catalog_path, calibrators_path)
-    paths = write_survey_tables(truth["sky"], settings.simulation.seed, os.path.dirname(surveys["nvss"]))
+    truth = write_truth(settings, truth_path=truth_path, catalog_path=catalog_path, calibrators_path=calibrators_path)
+    paths = write_survey_tables(truth["sky"], seed=settings.simulation.seed, out_dir=os.path.dirname(surveys["nvss"]))
     if paths != surveys:
         raise RuntimeError(f"survey tables written to {paths}, the workflow expects {surveys}")
     return truth

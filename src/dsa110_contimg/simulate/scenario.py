@@ -59,18 +59,20 @@ def transit_jd(ra_icrs_deg: float, dec_deg: float, date: str, *, telescope: Tele
     return jd
 
 
-def group_duration_s(sim: Simulation) -> float:
+def group_duration_s(*, simulation: Simulation) -> float:
     """Length of a group (s): integrations x integration time."""
-    return sim.ntimes * sim.integration_s
+    return simulation.ntimes * simulation.integration_s
 
 
 def plan(*, simulation: Simulation, telescope: Telescope) -> list[PlannedGroup]:
-    """The list of groups the simulator writes, with per-subband file timestamps."""
+    """The list of groups the simulator writes, with per-subband file timestamps
+    (jitter drawn from ``default_rng([seed, 1])``, uniform in 0..``jitter_s`` s)."""
     sim = simulation
     rng = np.random.default_rng([sim.seed, 1])
     cal = sim.calibrator
-    dur = group_duration_s(sim)
+    dur = group_duration_s(simulation=sim)
     t0 = transit_jd(cal.ra_deg, sim.pointing_dec_deg, sim.start_date, telescope=telescope)
+    # (epoch, kind, index) -> subbands not written; a group not listed here is complete
     drops = {(d.epoch, d.kind, d.index): list(d.drop_subbands) for d in sim.incomplete_groups}
     groups: list[PlannedGroup] = []
     for e in range(sim.n_epochs):
@@ -164,8 +166,8 @@ def ese_lightcurve(epochs: np.ndarray, *, center: float, half_width: float, dept
 
 
 def pick_ese_source(sky: list[dict], *, min_flux_mjy: float) -> int | None:
-    """Index in ``sky`` of the ESE source: the field source above ``ese.min_flux_mjy``
-    closest to the centroid of the field sources (so it sits high in the primary beam)."""
+    """Index in ``sky`` of the ESE source: the field source at or above ``min_flux_mjy``
+    (mJy at 1.4 GHz) closest to the centroid of the field sources (so it sits high in the primary beam)."""
     field = [k for k, s in enumerate(sky) if s["kind"] == "field"]
     bright = [k for k in field if sky[k]["flux_jy"] * 1000.0 >= min_flux_mjy]
     if not bright:

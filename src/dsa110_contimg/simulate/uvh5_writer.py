@@ -29,12 +29,18 @@ from .visibilities import fringestop_basis, source_directions, true_visibilities
 log = logging.getLogger(__name__)
 
 
-def _telescope(tel: TelescopeSettings, stations: Stations) -> Telescope:
-    loc = tel.location
-    ref = geodetic_to_ecef(tel.lat_deg, tel.lon_deg, tel.height_m)
+def _array_centre_ecef(telescope: TelescopeSettings) -> np.ndarray:
+    """ITRF position (m) of the array reference, the origin of the files' antenna positions."""
+    return geodetic_to_ecef(telescope.lat_deg, telescope.lon_deg, telescope.height_m)
+
+
+def _uv_telescope(*, telescope: TelescopeSettings, stations: Stations) -> Telescope:
+    """pyuvdata ``Telescope`` of all stations (positions relative to the array reference)."""
+    tel = telescope
+    ref = _array_centre_ecef(tel)
     return Telescope.new(
         name=tel.name,
-        location=loc,
+        location=tel.location,
         antenna_positions=stations.ecef() - ref,
         antenna_names=list(stations.names),
         antenna_numbers=stations.numbers - 1,  # file antenna number = station number - 1
@@ -52,18 +58,18 @@ def write_group(
     simulation: Simulation,
     telescope: TelescopeSettings,
     stations: Stations,
-    active: list[int],
-    sky: list[dict],
     truth: dict,
     out_dir: str,
     subbands: list[int] | None = None,
 ) -> list[str]:
-    """Simulate and write the subband files of ``g`` (all but ``g.dropped``); returns paths.
+    """Simulate and write the subband files of ``g`` (all but ``g.dropped``, only
+    ``subbands`` if given) into ``out_dir``; returns paths.
 
-    ``active`` are station numbers; ``truth`` is the dict written by the truth rule
-    (corruptions, run start, per-group RFI).
+    ``truth`` is the dict written by the truth rule: active antennas (station numbers),
+    sky, corruptions, run start, per-group RFI.
     """
     sim, tel = simulation, telescope
+    active, sky = truth["active_antennas"], truth["sky"]
     loc = tel.location
     dec_p = math.radians(sim.pointing_dec_deg)
     times = group_times_jd(g, simulation=sim)
@@ -73,12 +79,11 @@ def write_group(
     dt = sim.integration_s
     idx = {n: k for k, n in enumerate(stations.numbers)}
     act_idx = np.array([idx[a] for a in active])
-    ref = geodetic_to_ecef(tel.lat_deg, tel.lon_deg, tel.height_m)
-    rel = stations.ecef()[act_idx] - ref
-    keep, s_src = source_directions(sky, times, dec_p, loc)
-    basis = fringestop_basis(times, dec_p, loc)  # (Nt, 3, 3)
+    rel = stations.ecef()[act_idx] - _array_centre_ecef(tel)
+    keep, s_src = source_directions(sky, times_jd=times, dec_p_rad=dec_p, location=loc)
+    basis = fringestop_basis(times, dec_p_rad=dec_p, location=loc)  # (Nt, 3, 3)
     # intrinsic variability (the ESE source): a per-epoch factor on the 1.4 GHz flux
-    # (truth data, not config: only a variable source carries a "lightcurve")
+    # (.get on truth data, not config: only the variable source carries a "lightcurve")
     flux = np.array([sky[k]["flux_jy"] * sky[k].get("lightcurve", [1.0] * (g.epoch + 1))[g.epoch] for k in keep])
     alpha = np.array([sky[k]["alpha"] for k in keep])
     na = len(active)
@@ -86,7 +91,7 @@ def write_group(
     antpairs = [(int(active[i]) - 1, int(active[j]) - 1) for i, j in zip(iu, ju, strict=True)]
     nbl = len(antpairs)
     uvw_fs = np.einsum("bk,tjk->tbj", rel[ju] - rel[iu], basis).reshape(-1, 3)  # (Nt*Nbl, 3), time-major
-    uv_telescope = _telescope(tel, stations)
+    uv_telescope = _uv_telescope(telescope=tel, stations=stations)
     rfi = truth["rfi"][str(g.index)]
     sefd = sim.sefd_jy
     sigma = sefd / math.sqrt(2 * dnu * dt) if sim.corruptions.noise else 0.0
@@ -96,9 +101,10 @@ def write_group(
     todo = [sb for sb in range(N_SUBBANDS) if sb not in g.dropped and (subbands is None or sb in subbands)]
     for sb in todo:
         freqs = subband_freqs(sb, nchan)
-        vt = true_visibilities(rel, s_src, basis[:, 2], freqs, flux, alpha, tel.dish_diameter_m)
-        jon = np.stack([corruptions.jones(truth, a, g.epoch, hours, freqs) for a in active])  # (Na, Nt, Nf, 2)
-        if g.kind == "science" and "science_scale" in truth:
+        vt = true_visibilities(ant_rel_ecef=rel, s_src=s_src, s_fs=basis[:, 2], freqs_hz=freqs, flux_jy=flux,
+                               alpha=alpha, dish_m=tel.dish_diameter_m)
+        jon = np.stack([corruptions.jones(truth, a, epoch=g.epoch, hours=hours, freqs_hz=freqs) for a in active])  # (Na, Nt, Nf, 2)
+        if g.kind == "science":
             jon *= np.sqrt(truth["science_scale"][g.epoch])  # drift after the calibrator transit
         rng = np.random.default_rng([sim.seed, 5, g.index, sb])
         data = np.empty((len(times), nbl, nchan, 2), dtype=np.complex64)
@@ -106,7 +112,7 @@ def write_group(
         # system noise enters before the receiver gains, like the sky; a dead antenna's
         # receiver still adds noise (unit gain) but no sky signal (J = 0)
         jnoise = jon.copy()
-        if truth.get("dead_antenna") in active:
+        if truth["dead_antenna"] in active:  # None when no antenna is dead
             jnoise[active.index(truth["dead_antenna"])] = 1.0
         for p in range(2):
             jp = jon[..., p].transpose(1, 2, 0)  # (Nt, Nf, Na)
@@ -120,7 +126,7 @@ def write_group(
             v += n * (np.conj(jn[:, :, iu]) * jn[:, :, ju])
             v[:, :, auto] = v[:, :, auto].real
             data[..., p] = v.transpose(0, 2, 1)
-        _add_rfi(data, rfi, sb, nchan, rng, auto)
+        _add_rfi(data, rfi=rfi, sb=sb, nchan=nchan, rng=rng, auto=auto)
         uv = UVData.new(
             freq_array=freqs,
             polarization_array=[-5, -6],
@@ -154,8 +160,9 @@ def write_group(
     return paths
 
 
-def _add_rfi(data: np.ndarray, rfi: dict, sb: int, nchan: int, rng, auto: np.ndarray) -> None:
-    """Add RFI in place; data shape (Nt, Nbl, Nf, 2) of subband ``sb``."""
+def _add_rfi(data: np.ndarray, *, rfi: dict, sb: int, nchan: int, rng: np.random.Generator, auto: np.ndarray) -> None:
+    """Add RFI in place; data shape (Nt, Nbl, Nf, 2) of subband ``sb`` (``nchan`` channels);
+    ``rfi`` is the group's entry of truth["rfi"]; ``auto`` marks the autocorrelation baselines."""
     lo = sb * nchan
     for ch in rfi["channels"]:
         if lo <= ch < lo + nchan:

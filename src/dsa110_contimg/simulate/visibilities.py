@@ -31,14 +31,18 @@ from ..geometry import C_M_S, airy_power, angular_separation
 from ..sky import REF_FREQ_HZ
 
 
-def fringestop_basis(times_jd: np.ndarray, dec_p_rad: float, loc) -> np.ndarray:
-    """(u, v, w) ITRS basis (Nt, 3, 3) of the raw data's phase centre: HA = 0, apparent dec."""
-    lst = astrometry.last_rad(times_jd, loc)
-    return astrometry.uvw_basis(lst, np.full(lst.shape, dec_p_rad), times_jd, loc, frame="apparent")
+def fringestop_basis(times_jd: np.ndarray, *, dec_p_rad: float, location) -> np.ndarray:
+    """(u, v, w) ITRS basis (Nt, 3, 3) of the raw data's phase centre at ``times_jd`` (UTC JD):
+    HA = 0, apparent declination ``dec_p_rad``, seen from ``location`` (astropy EarthLocation)."""
+    lst = astrometry.last_rad(times_jd, location)
+    return astrometry.uvw_basis(lst, np.full(lst.shape, dec_p_rad), times_jd, location, frame="apparent")
 
 
-def source_directions(sky: list[dict], times_jd: np.ndarray, dec_p_rad: float, loc, max_sep_deg: float = 12.0):
-    """Indices into ``sky`` of the sources near the beam and their ITRS unit vectors (Ns, Nt, 3)."""
+def source_directions(sky: list[dict], *, times_jd: np.ndarray, dec_p_rad: float, location,
+                      max_sep_deg: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into ``sky`` of the sources within ``max_sep_deg`` of the beam centre (HA 0,
+    ``dec_p_rad``) at the mid-time, and their ITRS unit vectors (Ns, Nt, 3) at ``times_jd``."""
+    loc = location
     ra = np.radians([s["ra_deg"] for s in sky])
     dec = np.radians([s["dec_deg"] for s in sky])
     mid = float(np.mean(times_jd))
@@ -54,6 +58,7 @@ def source_directions(sky: list[dict], times_jd: np.ndarray, dec_p_rad: float, l
 
 
 def true_visibilities(
+    *,
     ant_rel_ecef: np.ndarray,
     s_src: np.ndarray,
     s_fs: np.ndarray,
@@ -66,7 +71,9 @@ def true_visibilities(
 
     ``ant_rel_ecef`` (Na, 3): antenna positions relative to the array centre (ITRF m);
     ``s_src`` (Ns, Nt, 3): ITRS unit vectors to the sources; ``s_fs`` (Nt, 3): to the
-    fringe-stopping centre (also the beam centre).  The diagonal holds sum_s S A.
+    fringe-stopping centre (also the beam centre); ``freqs_hz`` (Nf,); ``flux_jy`` (Ns,) at
+    ``REF_FREQ_HZ``; ``alpha`` (Ns,) spectral indices; ``dish_m`` dish diameter (m).
+    The diagonal holds sum_s S A.
     """
     na = ant_rel_ecef.shape[0]
     nt = s_fs.shape[0]
