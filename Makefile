@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -c 'from dsa110_contimg.casa_env import configure_casa; configure_casa(); import casatools; print("CASA", casatools.version_string(), "offline data OK")'
 	touch $@
 
-## run: simulate the demo observation (or use input_dir) and convert every complete group
+## run: simulate the demo observation (or use input_dir) and run every target (all)
 run: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all
 

@@ -8,8 +8,7 @@ rule flag:
     output:
         stats=f"{OUT}/flags/{{group}}.json",
     params:
-        method=config["calibration"]["flagging"],
-        strategy=config["calibration"]["aoflagger_strategy"],
+        settings=config_hash({k: config["calibration"][k] for k in ("flagging", "aoflagger_strategy")}),  # a change reflags
     log:
         f"{OUT}/logs/flag/{{group}}.log",
     benchmark:

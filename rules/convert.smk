@@ -36,7 +36,6 @@ rule convert:
         summary=f"{OUT}/ms/{{group}}.json",
     params:
         files=group_files,
-        writer=config["conversion"]["writer"],
         settings=config_hash({"conversion": config["conversion"], "telescope": config["telescope"]}),  # a change reruns
     log:
         f"{OUT}/logs/convert/{{group}}.log",

@@ -21,7 +21,6 @@ from dsa110_contimg.calibration.solve import (
     pick_refant,
 )
 from dsa110_contimg.conversion.convert import convert_group
-from dsa110_contimg.geometry import DISH_DIAMETER_M
 from dsa110_contimg.settings import Settings
 from dsa110_contimg.simulate.run import simulate_group, write_truth
 from dsa110_contimg.sky import PointSource
@@ -186,7 +185,7 @@ def test_calibrator_missing_from_catalog(tmp_path):
 
 def test_transit_detection_uses_beam_weighted_flux():
     cals = [PointSource("near", 100.0, 54.6, 5.0, -0.7), PointSource("far", 100.0, 58.0, 50.0, -0.7)]
-    at = {"ra0_deg": 100.0, "dec0_deg": 54.57, "min_flux_jy": 2.0, "dish_m": DISH_DIAMETER_M}
+    at = {"ra0_deg": 100.0, "dec0_deg": 54.57, "min_flux_jy": 2.0, "dish_m": Settings.from_config({}).telescope.dish_diameter_m}
     assert calibrators.transit_calibrator(cals, **at).name == "near"
     # 3.4 deg away: Airy power at 1.4 GHz ~ 0.03 -> 50 Jy weighs ~1.5 Jy < 2 Jy
     assert calibrators.transit_calibrator([cals[1]], **at) is None

@@ -302,7 +302,7 @@ def test_seed_model_from_catalog(img_run, tmp_path):
 
 def test_mtmfs_products(img_run, tmp_path):
     """mtmfs: Taylor-term-0 products land under the usual names, with beam and a finite pbcor
-    image at the source (its flux accuracy is not better than Hogbom's here; see tclean_image)."""
+    image at the source (its flux accuracy is not better than Hogbom's here; see tclean_backend)."""
     q = image_group(img_run["ms"], str(tmp_path / "mt"), img_run, deconvolver="mtmfs", nterms=2)
     assert set(q["fits"]) >= {"image", "image.pbcor", "pb", "residual"}
     src = img_run["truth"]["sky"][1]

@@ -24,7 +24,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 N_STATIONS = 117
-DISH_DIAMETER_M = 4.65
 C_M_S = 299_792_458.0
 
 
@@ -202,7 +201,7 @@ def load_stations(station_file: str | None) -> Stations:
     return builtin_t_layout()
 
 
-def airy_power(sep_rad, freq_hz, diameter_m: float = DISH_DIAMETER_M):
+def airy_power(sep_rad, freq_hz, diameter_m: float):
     """Airy power pattern ``(2 J1(x)/x)^2`` with ``x = pi D sin(sep) nu / c``.
 
     ``sep_rad`` is the angle from the pointing centre (radians); broadcasts with

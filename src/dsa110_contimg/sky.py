@@ -35,14 +35,6 @@ class PointSource:
         """Flux density (Jy) at ``freq_hz`` (Hz; scalar or array)."""
         return self.flux_jy * (np.asarray(freq_hz) / REF_FREQ_HZ) ** self.alpha
 
-    @property
-    def ra_rad(self) -> float:
-        return math.radians(self.ra_deg)
-
-    @property
-    def dec_rad(self) -> float:
-        return math.radians(self.dec_deg)
-
 
 def alpha_or_default(alpha) -> float:
     """A catalog spectral index, or :data:`DEFAULT_ALPHA` where it is missing (None or NaN)."""

@@ -4,5 +4,8 @@
 - :mod:`.calibrators`  calibrator catalog and primary-beam-weighted transit detection
 - :mod:`.model`        MODEL_DATA from a component list (CASA ft)
 - :mod:`.solve`        delay (K), bandpass (B), complex gain (G) solutions; reference antenna
-- :mod:`.apply`        validity windows, the caltable registry and applycal
+- :mod:`.validity`     validity windows, choice of tables per group, the caltable registry (no CASA)
+- :mod:`.apply`        applycal and the CORRECTED_DATA check
+- :mod:`.pipeline`     the rules' steps: flag, solve, apply (products written atomically)
+- :mod:`.qa`           caltable reading and QA plots
 """

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from casacore import tables
 
+from ..atomic import atomic_path
+
 
 def _robust_sigma(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - np.median(x)))) if x.size else float("nan")
@@ -65,7 +67,8 @@ def _save(fig, path: str) -> str:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
     return path
 

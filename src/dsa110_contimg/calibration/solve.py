@@ -8,7 +8,7 @@ the bandpass is solved on bins of ``fast_chanbin`` channels, gains on ``fast_tim
 and baselines shorter than ``fast_uvrange`` are left out.
 
 Caltable names come from the MS name: ``<caldir>/<splitext(basename(ms))[0]>.{K,B,G}``.
-All solutions refer to a reference antenna, chosen by :func:`choose_refant` unless
+All solutions refer to a reference antenna, chosen by :func:`pick_refant` unless
 configured.
 """
 

@@ -9,7 +9,7 @@
 - :mod:`.tclean_backend`  CASA tclean (VP-table beam)
 - :mod:`.wsclean_backend` WSClean (H5-model beam)
 - :mod:`.primary_beam`    drift-averaged primary beam and pb correction, shared by both backends
-- :mod:`.products`        product names, provenance cards, QA JSON
+- :mod:`.products`        product names and provenance cards
 - :mod:`.sources`         master-catalog sources as point sources
 - :mod:`.qa`              image statistics and a thumbnail
 """

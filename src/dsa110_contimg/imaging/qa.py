@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..atomic import atomic_path
+
 
 def robust_rms(a: np.ndarray) -> float:
     """1.4826 x median absolute deviation of the finite pixels."""
@@ -84,7 +86,8 @@ def thumbnail(image_fits: str, png: str, overlay=(), title: str = "") -> str:
         x, y = w.world_to_pixel_values(s.ra_deg, s.dec_deg)
         if 0 <= x < img.shape[1] and 0 <= y < img.shape[0]:
             ax.plot(x, y, "o", mfc="none", mec="lime", ms=9, mew=0.8)
-    fig.savefig(png, dpi=80, bbox_inches="tight")
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     return png
 
