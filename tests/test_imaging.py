@@ -278,6 +278,7 @@ def test_backends_declare_their_threads():
     assert set(BACKENDS) == {"tclean", "wsclean"}
     assert BACKENDS["tclean"].threads == 1 and BACKENDS["wsclean"].threads == 2
     assert {b.beam_input for b in BACKENDS.values()} == {"vptable", "beam_h5"}
+    assert BACKENDS["tclean"].mask_format == "crtf" and BACKENDS["wsclean"].mask_format == "fits"
     for name, b in BACKENDS.items():
         impl = b.load()
         assert impl.name == name and impl.threads == b.threads and callable(impl.image)
@@ -354,20 +355,25 @@ def test_static_beam_against_casa_ft(img_run, tmp_path):
     assert 0.4 < abar < 0.9 and beam.max() - beam.min() > 0.1  # a real drift and chromatic change
     cross = a1 != a2
     expected = model * (abar / beam[np.searchsorted(times, tcol)])[:, :, None]
-    with tables.table(str(tmp_path / "kept.ms"), ack=False) as t:
-        got = t.getcol("CORRECTED_DATA")
+    with tables.table(str(tmp_path / "kept.ms"), ack=False) as t, tables.table(ms_in, ack=False) as t0:
+        got = t.getcol("DATA")
+        # a lean copy: one visibility column; flags, weights, UVW and subtables as in the input
+        assert not {"CORRECTED_DATA", "MODEL_DATA"} & set(t.colnames())
+        for col in ("FLAG", "UVW", "WEIGHT_SPECTRUM", "TIME"):
+            assert np.array_equal(t.getcol(col), t0.getcol(col)), col
+        assert t.getkeyword("SPECTRAL_WINDOW").endswith("SPECTRAL_WINDOW")
     assert np.max(np.abs(got[cross] - expected[cross])) < 2e-3 * np.max(np.abs(model[cross]))
     # flat_spectrum: also the catalog flux at the reference frequency on every channel
     _equalize(img_run, ms_in, str(tmp_path / "flat.ms"), [src], ref, 3.0, 0.0, 10.0, flat_spectrum=True)
     with tables.table(str(tmp_path / "flat.ms"), ack=False) as t:
-        flat = t.getcol("CORRECTED_DATA")
+        flat = t.getcol("DATA")
     expected_flat = expected * ((ref / freqs) ** cal.alpha)[None, :, None]
     assert np.max(np.abs(flat[cross] - expected_flat[cross])) < 2e-3 * np.max(np.abs(model[cross]))
     assert np.max(np.abs(expected_flat[cross] - expected[cross])) > 0.03 * np.max(np.abs(model[cross]))  # a real change
     # outside the image (half width 0.5 deg): removed
     _equalize(img_run, ms_in, str(tmp_path / "gone.ms"), [src], ref, 0.5, 0.0, 10.0)
     with tables.table(str(tmp_path / "gone.ms"), ack=False) as t:
-        gone = t.getcol("CORRECTED_DATA")
+        gone = t.getcol("DATA")
     assert np.max(np.abs(gone[cross])) < 2e-3 * np.max(np.abs(model[cross]))
     # the input MS is untouched
     with tables.table(ms_in, ack=False) as t:
@@ -507,7 +513,8 @@ def _phase_corrupted_field(img_run, ms, seed=9):
 def _equalize(img_run, ms_in, ms_out, sources, ref_freq_hz, half_width_deg, min_apparent_mjy, max_radius_deg, *,
               selfcal=False, flat_spectrum=False):
     """The static beam on ``ms_in``'s CORRECTED_DATA with the fixture's beam model (self-cal
-    model floor 0.1 Jy, flat spectrum for every kept source when asked)."""
+    model floor 0.1 Jy, flat spectrum for every kept source when asked); the result is the
+    DATA column of ``ms_out``, its only visibility column besides MODEL_DATA."""
     from dsa110_contimg.imaging.beam_equalize import equalize_beam
 
     imaging = _imaging(img_run, static_beam_min_mjy=min_apparent_mjy, static_beam_max_radius_deg=max_radius_deg,
@@ -541,9 +548,9 @@ def test_phase_selfcal_removes_antenna_phases(img_run, tmp_path):
         t.putcol("CORRECTED_DATA", clean)
     _equalize(img_run, ms, str(tmp_path / "truth.ms"), *args)  # the uncorrupted field, no self-cal
     with tables.table(str(tmp_path / "truth.ms"), ack=False) as t:
-        want = t.getcol("CORRECTED_DATA")
+        want = t.getcol("DATA")
     with tables.table(str(tmp_path / "fixed.ms"), ack=False) as t:
-        got, flags = t.getcol("CORRECTED_DATA"), t.getcol("FLAG")
+        got, flags = t.getcol("DATA"), t.getcol("FLAG")
     good = ~flags & (a1 != a2)[:, None, None]
     # the residual gain phase per antenna and feed, from the data: got = want * r_i r_j^* on
     # every baseline (the beam difference is subtracted after the gains), so r_i r_j^* =
@@ -585,29 +592,44 @@ def test_selfcal_failure_keeps_the_image(img_run, tmp_path, monkeypatch):
     second = _equalize(img_run, ms, str(tmp_path / "fail2.ms"), *args, selfcal=True)["selfcal"]
     assert second["failed_pass"] == 2 and second["iteration"] == 1 and second["phase_rms_deg"] > 15
     with tables.table(str(tmp_path / "plain.ms"), ack=False) as t:
-        plain = t.getcol("CORRECTED_DATA")
+        plain = t.getcol("DATA")
     with tables.table(str(tmp_path / "fail1.ms"), ack=False) as t:
-        np.testing.assert_array_equal(t.getcol("CORRECTED_DATA"), plain)
+        np.testing.assert_array_equal(t.getcol("DATA"), plain)
     with tables.table(str(tmp_path / "fail2.ms"), ack=False) as t:
-        one_pass = t.getcol("CORRECTED_DATA")
+        one_pass = t.getcol("DATA")
     assert not np.allclose(one_pass, plain)  # the first pass's phases were applied
 
 
 def test_catalog_mask_file(img_run, tmp_path):
     """The clean mask has a circle exactly at each catalog source inside the image whose
-    flux x Airy beam reaches the cut, and none for faint or outside sources."""
-    from dsa110_contimg.imaging.pipeline import write_catalog_mask
+    flux x Airy beam reaches the cut, and none for faint or outside sources; the FITS form
+    (WSClean's) marks the same circle on the image grid, centred on the source's pixel."""
+    from astropy.io import fits
+
+    from dsa110_contimg.imaging.mask import mask_circles, mask_wcs, write_crtf_mask, write_fits_mask
 
     geom = image_geometry(img_run["ms"], imaging=img_run["imaging"], telescope=img_run["tel"])
     with tables.table(f"{img_run['ms']}::FIELD", ack=False) as t:
         ra0, dec0 = np.degrees(t.getcol("PHASE_DIR")[0, 0])
     srcs = [PointSource("in", ra0, dec0 + 0.5, 0.1, DEFAULT_ALPHA), PointSource("faint", ra0, dec0 - 0.5, 0.002, DEFAULT_ALPHA),
             PointSource("out", ra0, dec0 + geom["fov_deg"], 5.0, DEFAULT_ALPHA)]
-    path = str(tmp_path / "mask.crtf")
     imaging = _imaging(img_run, mask_min_mjy=3.0, mask_radius_beams=120.0 / geom["beam_arcsec"])
-    assert write_catalog_mask(path, sources=srcs, ms_path=img_run["ms"], geometry=geom, imaging=imaging, telescope=img_run["tel"]) == 1
+    circles = mask_circles(sources=srcs, ms_path=img_run["ms"], geometry=geom, imaging=imaging, telescope=img_run["tel"])
+    assert len(circles) == 1
+    path = str(tmp_path / "mask.crtf")
+    write_crtf_mask(path, circles=circles)
     lines = open(path).read().splitlines()
     assert lines[0] == "#CRTFv0" and lines[1] == f"circle [[{ra0:.6f}deg, {dec0 + 0.5:.6f}deg], 120.0arcsec]"
+    fpath = str(tmp_path / "mask.fits")
+    write_fits_mask(fpath, circles=circles, ms_path=img_run["ms"], geometry=geom)
+    m = fits.getdata(fpath)[0, 0]
+    assert m.shape == (geom["imsize"], geom["imsize"])
+    x, y = mask_wcs(img_run["ms"], geom).world_to_pixel_values(ra0, dec0 + 0.5)
+    yy, xx = np.nonzero(m)
+    r_pix = 120.0 / geom["cell_arcsec"]
+    assert abs(xx.mean() - x) < 0.5 and abs(yy.mean() - y) < 0.5  # centred on the source
+    assert abs(m.sum() - np.pi * r_pix**2) / (np.pi * r_pix**2) < 0.05  # the circle's area
+    assert m[int(round(float(y))), int(round(float(x)))] == 1
 
 
 def test_static_beam_plan_without_casa(tmp_path):
@@ -652,9 +674,12 @@ def test_static_beam_plan_without_casa(tmp_path):
     e = only.treated[0]
     vis = only.beam_difference_vis(np.zeros((times.size, 3)), times)
     want = cen.flux_at(freqs)[None, :] * e.beam - cen.flux_at(ref) * e.static_beam
-    np.testing.assert_allclose(vis.real, want, rtol=0, atol=1e-12)
+    # complex64 visibilities (as the MS stores them): ~1e-7 relative precision on a ~1 Jy source
+    assert vis.dtype == np.complex64
+    np.testing.assert_allclose(vis.real, want, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(vis.imag, 0.0, atol=2e-6)
     np.testing.assert_allclose(only.static_model_vis(np.zeros((times.size, 3)), times).real,
-                               np.full((times.size, freqs.size), cen.flux_at(ref) * e.static_beam), atol=1e-12)
+                               np.full((times.size, freqs.size), cen.flux_at(ref) * e.static_beam), atol=2e-6)
     # a catalog model below the self-cal floor: no self-cal, and the QA record says why
     weak = plan_static_beam(sources=[cen], geometry=geo, beams=beams, imaging=dataclasses.replace(imaging, selfcal_min_model_mjy=5000.0),
                             ref_freq_hz=ref, half_width_deg=1.5)

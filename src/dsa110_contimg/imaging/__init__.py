@@ -5,6 +5,7 @@
 - :mod:`.static_beam`     the static-beam plan: which catalog sources get which beam (pure)
 - :mod:`.beam_equalize`   writes the plan into a scratch copy of the MS
 - :mod:`.selfcal`         phase self-calibration against the static catalog model
+- :mod:`.mask`            the catalog clean mask (CRTF for tclean, FITS for WSClean)
 - :mod:`.backends`        the backend interface and registry ``BACKENDS``
 - :mod:`.tclean_backend`  CASA tclean (VP-table beam)
 - :mod:`.wsclean_backend` WSClean (H5-model beam)

@@ -4,7 +4,8 @@ A backend declares
 
 - ``name``: its ``imaging.backend`` value;
 - ``threads``: the cores its job really uses (the ``image`` rule's ``threads:`` reads it);
-- ``supports_mask``: whether it cleans inside a catalog mask (CRTF file);
+- ``mask_format``: the catalog clean mask it reads, ``"crtf"`` (a CASA region file) or
+  ``"fits"`` (an image on the backend's own grid, :func:`.mask.mask_wcs`);
 - ``beam_input``: which primary-beam input it reads, ``"vptable"`` or ``"beam_h5"``
   (its basename goes into the VPTABLE card);
 
@@ -30,7 +31,7 @@ from ..settings import Imaging, Telescope
 class Backend(Protocol):
     name: str
     threads: int
-    supports_mask: bool
+    mask_format: str
     beam_input: str
 
     def image(self, *, ms_path: str, work_prefix: str, target: str, imaging: Imaging, telescope: Telescope,
@@ -46,7 +47,7 @@ class BackendSpec:
 
     name: str
     threads: int
-    supports_mask: bool
+    mask_format: str  # "crtf" | "fits"
     beam_input: str  # "vptable" | "beam_h5"
     implementation: str
 
@@ -62,10 +63,10 @@ class BackendBase:
     def __init__(self, spec: BackendSpec):
         self.spec = spec
         self.name, self.threads = spec.name, spec.threads
-        self.supports_mask, self.beam_input = spec.supports_mask, spec.beam_input
+        self.mask_format, self.beam_input = spec.mask_format, spec.beam_input
 
 
 BACKENDS: dict[str, BackendSpec] = {s.name: s for s in (
-    BackendSpec("tclean", threads=1, supports_mask=True, beam_input="vptable", implementation="tclean_backend:TcleanBackend"),
-    BackendSpec("wsclean", threads=2, supports_mask=False, beam_input="beam_h5", implementation="wsclean_backend:WscleanBackend"),
+    BackendSpec("tclean", threads=1, mask_format="crtf", beam_input="vptable", implementation="tclean_backend:TcleanBackend"),
+    BackendSpec("wsclean", threads=2, mask_format="fits", beam_input="beam_h5", implementation="wsclean_backend:WscleanBackend"),
 )}

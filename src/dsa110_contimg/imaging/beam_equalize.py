@@ -1,8 +1,8 @@
 """Write a static-beam plan (:mod:`.static_beam`) into a scratch copy of the MS.
 
 :func:`equalize_beam` is the entry point: the plan for the MS (drift geometry, H5 beams,
-catalog sources, the imaging settings), then :func:`write_static_beam`: copy the MS,
-subtract the beam difference from the imaged column (cross-correlations only; flags
+catalog sources, the imaging settings), then :func:`write_static_beam`: a lean copy of
+the MS (:func:`lean_copy`: the imaged column as DATA), subtract the beam difference from it (cross-correlations only; flags
 kept), and with self-calibration (:func:`.selfcal.selfcal_static_beam`) solve and apply
 antenna phases against the static catalog model.  The input MS is never changed.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 
 import numpy as np
 from casacore import tables
@@ -25,10 +24,13 @@ from .static_beam import StaticBeamPlan, load_beams, plan_static_beam
 log = logging.getLogger(__name__)
 
 COLUMNS = {"corrected": "CORRECTED_DATA", "data": "DATA"}
+COLUMN_NAMES = ("DATA", "MODEL_DATA", "CORRECTED_DATA")
+"""The visibility columns of an MS (the lean copy keeps one of them, as DATA)."""
 
 
 def equalize_beam(*, ms_in: str, ms_out: str, datacolumn: str, sources, beam_h5: str, imaging: Imaging,
-                  telescope: Telescope, ref_freq_hz: float, half_width_deg: float, rows_per_chunk: int = 20000) -> dict:
+                  telescope: Telescope, ref_freq_hz: float, half_width_deg: float, rows_per_chunk: int = 20000,
+                  threads: int = 1) -> dict:
     """Copy ``ms_in`` to ``ms_out`` with the bright catalog ``sources``' beam made static in
     ``datacolumn`` (``corrected`` or ``data``, the column the imager reads); returns the QA
     summary.  ``ref_freq_hz`` (Hz) and ``half_width_deg`` (deg): the image's reference
@@ -36,41 +38,42 @@ def equalize_beam(*, ms_in: str, ms_out: str, datacolumn: str, sources, beam_h5:
     ``imaging`` (:func:`.static_beam.plan_static_beam`)."""
     plan = plan_static_beam(sources=sources, geometry=drift_geometry(ms_in, location=telescope.location),
                             beams=load_beams(beam_h5), imaging=imaging, ref_freq_hz=ref_freq_hz, half_width_deg=half_width_deg)
-    return write_static_beam(plan, ms_in=ms_in, ms_out=ms_out, datacolumn=datacolumn, rows_per_chunk=rows_per_chunk)
+    return write_static_beam(plan, ms_in=ms_in, ms_out=ms_out, datacolumn=datacolumn, rows_per_chunk=rows_per_chunk,
+                             threads=threads)
 
 
-def write_static_beam(plan: StaticBeamPlan, *, ms_in: str, ms_out: str, datacolumn: str, rows_per_chunk: int = 20000) -> dict:
-    """Copy ``ms_in`` to ``ms_out`` (atomically) and apply ``plan`` to ``datacolumn`` in the copy.
+def write_static_beam(plan: StaticBeamPlan, *, ms_in: str, ms_out: str, datacolumn: str, rows_per_chunk: int = 20000,
+                      threads: int = 1) -> dict:
+    """Write ``ms_out`` (atomically): a lean copy of ``ms_in`` (:func:`lean_copy`) whose DATA
+    is ``datacolumn`` of ``ms_in`` with ``plan`` applied -- the column the imager then reads.
 
     Autocorrelations are left untouched; flags are kept (self-calibration flags the data of
     antennas without a solution).  Rows are processed in chunks of ``rows_per_chunk`` to
-    bound memory.  With ``plan.selfcal``, the equalized data go to DATA and the static
-    catalog model to MODEL_DATA for CASA gaincal (:func:`.selfcal.selfcal_static_beam`).
-    Returns the plan's QA summary with the self-calibration record.
+    bound memory; the model visibilities are computed on ``threads`` threads.  With
+    ``plan.selfcal``, the static catalog model goes to MODEL_DATA for
+    CASA gaincal (:func:`.selfcal.selfcal_static_beam`), which leaves the self-calibrated
+    data in DATA.  Returns the plan's QA summary with the self-calibration record.
     """
     col = COLUMNS[datacolumn]
     summary = {**plan.qa}
     if "skipped" in summary.get("selfcal", {}):
         log.warning("%s: catalog model too faint (%s): no self-calibration", ms_in, summary["selfcal"]["skipped"])
     with atomic_path(ms_out, is_dir=True) as tmp:
-        shutil.copytree(ms_in, tmp, symlinks=True)
+        lean_copy(ms_in, tmp, column=col, model=plan.selfcal)
         if plan.treated:
             with tables.table(tmp, readonly=False, ack=False) as t:
-                if t.getcol(col, 0, 1).shape[-1] not in (1, 2):
+                if t.getcol("DATA", 0, 1).shape[-1] not in (1, 2):
                     raise ValueError(f"{ms_in}: static beam handles XX/YY data only")
-                # the equalized data -- the product, or (with self-cal) gaincal's DATA
                 for r0 in range(0, t.nrows(), rows_per_chunk):
                     nr = min(rows_per_chunk, t.nrows() - r0)
                     cross = (t.getcol("ANTENNA1", r0, nr) != t.getcol("ANTENNA2", r0, nr))[:, None, None]
                     uvw, tm = t.getcol("UVW", r0, nr), t.getcol("TIME", r0, nr)
-                    d = t.getcol(col, r0, nr)  # (Nrow, Nchan, Npol)
-                    d -= np.where(cross, plan.beam_difference_vis(uvw, tm)[:, :, None], 0).astype(d.dtype)
+                    d = t.getcol("DATA", r0, nr)  # (Nrow, Nchan, Npol)
+                    d -= np.where(cross, plan.beam_difference_vis(uvw, tm, threads=threads)[:, :, None], 0).astype(d.dtype)
+                    t.putcol("DATA", d, r0, nr)
                     if plan.selfcal:
-                        t.putcol("DATA", d, r0, nr)
-                        model = plan.static_model_vis(uvw, tm)[:, :, None] * np.ones(d.shape[-1])
+                        model = np.repeat(plan.static_model_vis(uvw, tm, threads=threads)[:, :, None], d.shape[-1], axis=2)
                         t.putcol("MODEL_DATA", model.astype(d.dtype), r0, nr)
-                    else:
-                        t.putcol(col, d, r0, nr)
             if plan.selfcal:
                 summary["selfcal"] = selfcal_static_beam(ms_orig=ms_in, ms_work=tmp, column=col,
                                                          workdir=os.path.dirname(os.path.abspath(ms_out)),
@@ -79,3 +82,21 @@ def write_static_beam(plan: StaticBeamPlan, *, ms_in: str, ms_out: str, datacolu
     log.info("%s: beam made static for %d catalog sources, %d outside the image removed (max apparent >= %g mJy)",
              os.path.basename(ms_in.rstrip("/")), summary["n_sources"] - n_removed, n_removed, summary["min_apparent_mjy"])
     return summary
+
+
+def lean_copy(ms_in: str, ms_out: str, *, column: str, model: bool) -> None:
+    """Copy ``ms_in`` to ``ms_out`` with one visibility column: DATA := ``column`` of ``ms_in``
+    (and, with ``model``, an empty MODEL_DATA of the same layout); every other main-table
+    column (UVW, FLAG, WEIGHT, WEIGHT_SPECTRUM, ...) and every subtable as they are.  A
+    full-size MS holds four visibility columns (DATA, MODEL_DATA, CORRECTED_DATA: 1.35 GB
+    each); the imager needs one."""
+    with tables.table(ms_in, ack=False) as t:
+        keep = [c for c in t.colnames() if c not in COLUMN_NAMES]
+        if column not in t.colnames():
+            raise ValueError(f"{ms_in}: has no {column} column to image")
+        tables.taql(f"SELECT {', '.join(keep)}, {column} AS DATA FROM $t GIVING '{ms_out}' AS PLAIN").close()
+    if model:
+        with tables.table(ms_out, readonly=False, ack=False) as t:
+            desc = t.getcoldesc("DATA")
+            dminfo = {**t.getdminfo("DATA"), "NAME": "TiledMODEL_DATA"}
+            t.addcols(tables.maketabdesc([tables.makecoldesc("MODEL_DATA", desc)]), dminfo)

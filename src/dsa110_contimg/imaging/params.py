@@ -16,6 +16,9 @@ from casacore import tables
 from ..geometry import C_M_S
 from ..settings import Imaging, Telescope
 
+ROWS_PER_CHUNK = 20000
+"""Rows read at a time when a whole visibility column is checked."""
+
 
 class ImagingError(RuntimeError):
     """The MS or the imaging parameters cannot make a valid image; the message says why."""
@@ -41,15 +44,19 @@ def choose_datacolumn(ms_path: str, requested: str = "auto") -> str:
             return "data"
         if "CORRECTED_DATA" not in cols:
             raise ImagingError(f"{ms_path}: has no CORRECTED_DATA column (imaging.datacolumn = corrected)")
-        c, f = t.getcol("CORRECTED_DATA"), t.getcol("FLAG")
-    good = c[~f]
-    if good.size == 0:
+        n_good = n_nonzero = 0
+        for r0 in range(0, t.nrows(), ROWS_PER_CHUNK):  # chunks: a full-size column is 1.35 GB
+            nr = min(ROWS_PER_CHUNK, t.nrows() - r0)
+            good = t.getcol("CORRECTED_DATA", r0, nr)[~t.getcol("FLAG", r0, nr)]
+            if not np.all(np.isfinite(good)):
+                raise ImagingError(f"{ms_path}: CORRECTED_DATA holds non-finite values where unflagged")
+            n_good += good.size
+            n_nonzero += int(np.count_nonzero(good))
+    if n_good == 0:
         raise ImagingError(f"{ms_path}: every visibility is flagged; nothing to image")
-    if not np.any(good != 0):
+    if n_nonzero == 0:
         raise ImagingError(f"{ms_path}: CORRECTED_DATA is all zero where unflagged; re-run the calibration (snakemake calibrated) "
                            "or set imaging.datacolumn: data")
-    if not np.all(np.isfinite(good)):
-        raise ImagingError(f"{ms_path}: CORRECTED_DATA holds non-finite values where unflagged")
     return "corrected"
 
 

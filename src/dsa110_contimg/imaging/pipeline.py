@@ -14,14 +14,13 @@ import shutil
 import tempfile
 
 from ..calibration.model import model_sources, set_model
-from ..geometry import airy_power, angular_separation
 from ..msmeta import phase_centre_rad
 from ..provenance import software_versions
 from ..settings import Imaging, Telescope, as_plain
-from ..sky import REF_FREQ_HZ, PointSource
 from . import qa
 from .backends import BACKENDS, Backend
 from .beam_equalize import equalize_beam
+from .mask import mask_circles, write_crtf_mask, write_fits_mask
 from .params import choose_datacolumn, image_geometry, reference_freq_hz
 from .products import product_names, provenance_cards
 
@@ -50,7 +49,8 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
     work = tempfile.mkdtemp(prefix=".img.", dir=workdir or os.path.dirname(os.path.abspath(fits_prefix)))
     try:
         image_ms, equalized = _static_beam_step(ms_path, work, datacolumn=datacol, geometry=geom, imaging=imaging,
-                                                telescope=telescope, beam_h5=beam_h5, sky_sources=sky_sources)
+                                                telescope=telescope, beam_h5=beam_h5, sky_sources=sky_sources,
+                                                threads=backend.threads)
         mask, n_mask = _clean_mask_step(work, backend=backend, ms_path=ms_path, geometry=geom, imaging=imaging,
                                         telescope=telescope, sky_sources=sky_sources)
         cards = _header_cards(backend, config_hash=config_hash, ms_path=ms_path, datacolumn=datacol, vptable=vptable,
@@ -58,7 +58,7 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
         target = os.path.join(work, "qa") if imaging.skip_fits else fits_prefix
         fits = backend.image(ms_path=image_ms, work_prefix=os.path.join(work, "img"), target=target,
                              imaging=imaging if mask else dataclasses.replace(imaging, nsigma=imaging.nsigma_no_mask),
-                             telescope=telescope, geometry=geom, datacolumn=datacol, products=product_names(imaging),
+                             telescope=telescope, geometry=geom, datacolumn="data" if equalized else datacol, products=product_names(imaging),
                              cards=cards, vptable=vptable, beam_h5=beam_h5, mask=mask)
         stats = qa.image_stats(fits["image"], fits["residual"])
         if not imaging.export_residual and not imaging.skip_fits:
@@ -72,10 +72,10 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
 
 
 def _static_beam_step(ms_path: str, work: str, *, datacolumn: str, geometry: dict, imaging: Imaging, telescope: Telescope,
-                      beam_h5: str, sky_sources) -> tuple[str, dict | None]:
-    """(the MS to image, the static-beam QA summary or None): a scratch copy with the static
-    beam (and self-calibration) when ``imaging.static_beam`` and there are catalog sources
-    and a beam model, else ``ms_path`` itself."""
+                      beam_h5: str, sky_sources, threads: int) -> tuple[str, dict | None]:
+    """(the MS to image, the static-beam QA summary or None): a lean scratch copy whose DATA
+    holds ``datacolumn`` with the static beam (and self-calibration) when
+    ``imaging.static_beam`` and there are catalog sources and a beam model, else ``ms_path`` itself."""
     if not (imaging.static_beam and sky_sources and beam_h5):
         if imaging.selfcal or imaging.clean_mask == "catalog":
             log.warning("%s: no static beam (no master catalog sources, no beam model, or static_beam off): "
@@ -84,7 +84,7 @@ def _static_beam_step(ms_path: str, work: str, *, datacolumn: str, geometry: dic
     image_ms = os.path.join(work, "static_beam.ms")
     equalized = equalize_beam(ms_in=ms_path, ms_out=image_ms, datacolumn=datacolumn, sources=sky_sources, beam_h5=beam_h5,
                               imaging=imaging, telescope=telescope, ref_freq_hz=reference_freq_hz(geometry),
-                              half_width_deg=geometry["fov_deg"] / 2)
+                              half_width_deg=geometry["fov_deg"] / 2, threads=threads)
     if not imaging.drift_pb:
         log.warning("%s: static_beam gives sources the drift-averaged beam but drift_pb is off: pbcor divides "
                     "by the static beam, so off-axis fluxes will be off by up to a few per cent", ms_path)
@@ -93,13 +93,19 @@ def _static_beam_step(ms_path: str, work: str, *, datacolumn: str, geometry: dic
 
 def _clean_mask_step(work: str, *, backend: Backend, ms_path: str, geometry: dict, imaging: Imaging, telescope: Telescope,
                      sky_sources) -> tuple[str, int]:
-    """(CRTF mask path or "", number of circles): the catalog mask when ``imaging.clean_mask``
-    is ``catalog``, the backend cleans in masks and there are catalog sources."""
-    if not (backend.supports_mask and imaging.clean_mask == "catalog" and sky_sources):
+    """(mask path or "", number of circles): the catalog mask when ``imaging.clean_mask`` is
+    ``catalog`` and there are catalog sources, in the backend's format (CRTF or FITS)."""
+    if not (imaging.clean_mask == "catalog" and sky_sources):
         return "", 0
-    path = os.path.join(work, "mask.crtf")
-    n = write_catalog_mask(path, sources=sky_sources, ms_path=ms_path, geometry=geometry, imaging=imaging, telescope=telescope)
-    return (path if n else ""), n
+    circles = mask_circles(sources=sky_sources, ms_path=ms_path, geometry=geometry, imaging=imaging, telescope=telescope)
+    if not circles:
+        return "", 0
+    path = os.path.join(work, f"mask.{backend.mask_format}")
+    if backend.mask_format == "fits":
+        write_fits_mask(path, circles=circles, ms_path=ms_path, geometry=geometry)
+    else:
+        write_crtf_mask(path, circles=circles)
+    return path, len(circles)
 
 
 def _header_cards(backend: Backend, *, config_hash: str, ms_path: str, datacolumn: str, vptable: str, beam_h5: str,
@@ -130,27 +136,3 @@ def seed_model(ms_path: str, *, overlay, imaging: Imaging, telescope: Telescope,
         set_model(ms_path, srcs, telescope=telescope)
     log.info("seeded MODEL_DATA of %s with %d catalog sources >= %g mJy", ms_path, len(srcs), imaging.seed_min_mjy)
     return [s.name for s in srcs]
-
-
-def write_catalog_mask(path: str, *, sources: list[PointSource], ms_path: str, geometry: dict, imaging: Imaging,
-                       telescope: Telescope) -> int:
-    """CRTF clean mask: a circle of ``imaging.mask_radius_beams`` synthesized beams at every
-    catalog source within the image radius whose 1.4 GHz catalog flux times the Airy beam
-    of the telescope's dish at its distance from the phase centre reaches
-    ``imaging.mask_min_mjy``.  Returns the number of circles.
-
-    Cleaning only there keeps CLEAN from placing components on noise peaks, which on a
-    5-minute snapshot of a sparse array takes flux from real sources (CLEAN bias, ~1 sigma
-    per source on the demo without a mask)."""
-    ra0, dec0 = phase_centre_rad(ms_path)
-    radius_arcsec = imaging.mask_radius_beams * geometry["beam_arcsec"]
-    lines = ["#CRTFv0"]
-    for s in sources:
-        sep = float(angular_separation(math.radians(s.ra_deg), math.radians(s.dec_deg), ra0, dec0))
-        if math.degrees(sep) > geometry["fov_deg"] / 2 or \
-                s.flux_jy * 1e3 * float(airy_power(sep, REF_FREQ_HZ, telescope.dish_diameter_m)) < imaging.mask_min_mjy:
-            continue
-        lines.append(f"circle [[{s.ra_deg:.6f}deg, {s.dec_deg:.6f}deg], {radius_arcsec:.1f}arcsec]")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return len(lines) - 1

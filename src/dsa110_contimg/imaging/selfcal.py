@@ -112,14 +112,14 @@ def apply_phases(d: np.ndarray, flag: np.ndarray, a1: np.ndarray, a2: np.ndarray
 def selfcal_static_beam(*, ms_orig: str, ms_work: str, column: str, workdir: str, rows_per_chunk: int = 20000) -> dict:
     """Phase self-calibration of static-beam data; returns the QA record.
 
-    On entry ``ms_work`` (a copy of ``ms_orig``) holds in DATA the equalized data (the
-    original ``column`` minus the beam difference delta) and in MODEL_DATA the static
-    catalog model.  The gains apply to the sky as observed while delta was predicted
+    On entry ``ms_work`` (a lean copy of ``ms_orig``, :func:`.beam_equalize.lean_copy`)
+    holds in DATA the equalized data (``column`` of ``ms_orig`` minus the beam difference
+    delta) and in MODEL_DATA the static catalog model.  The gains apply to the sky as observed while delta was predicted
     without them, so the product is original / (g_i g_j^*) - delta.  Solving on
     original - delta leaves (g_i g_j^* - 1) delta unmodelled, so a second solve on the
     corrected data refines the phases (large phases only).  delta is not predicted
-    again: DATA holds (original / previous gains) - delta.  The product goes to DATA and
-    ``column``; the flags of antennas without a solution to FLAG.
+    again: DATA holds (original / previous gains) - delta.  The product goes to DATA; the
+    flags of antennas without a solution to FLAG.
 
     When gaincal finds no solution (:class:`SelfCalFailed`) the previous pass is kept
     (after a failed first pass, the equalized data without self-calibration): an image
@@ -137,12 +137,7 @@ def selfcal_static_beam(*, ms_orig: str, ms_work: str, column: str, workdir: str
             log.warning("%s; self-calibration pass %d dropped, keeping %s", err, it + 1,
                         f"pass {it}" if it else "the data without self-calibration")
             if sc is None:
-                sc = {"failed": str(err)}
-                if column != "DATA":
-                    with tables.table(ms_work, readonly=False, ack=False) as t:
-                        for r0 in range(0, t.nrows(), rows_per_chunk):
-                            nr = min(rows_per_chunk, t.nrows() - r0)
-                            t.putcol(column, t.getcol("DATA", r0, nr), r0, nr)
+                sc = {"failed": str(err)}  # DATA holds the equalized data
             else:
                 sc["failed_pass"] = it + 1
             break
@@ -162,8 +157,6 @@ def selfcal_static_beam(*, ms_orig: str, ms_work: str, column: str, workdir: str
                 n_new += apply_phases(out, flag, a1, a2, gains, have)
                 out -= delta
                 t.putcol("DATA", out, r0, nr)  # the next solve's input, and the product
-                if column != "DATA":
-                    t.putcol(column, out, r0, nr)
                 t.putcol("FLAG", flag, r0, nr)
         sc["iteration"] = it + 1
     if gains is not None:

@@ -112,24 +112,25 @@ class StaticBeamPlan:
     selfcal: bool  # phase self-calibration against the static catalog model
     qa: dict  # the summary for the QA record (selfcal results are added by the writer)
 
-    def beam_difference_vis(self, uvw_m: np.ndarray, time_s: np.ndarray) -> np.ndarray:
-        """sum_s [S_s(nu) A_s(t, nu) - T_s(nu) A_s-bar] K_s, complex128 (Nrow, Nchan), for rows
-        with ``uvw_m`` (metres, the MS's UVW) at ``time_s`` (MS TIME)."""
+    def beam_difference_vis(self, uvw_m: np.ndarray, time_s: np.ndarray, *, threads: int = 1) -> np.ndarray:
+        """sum_s [S_s(nu) A_s(t, nu) - T_s(nu) A_s-bar] K_s, complex64 (Nrow, Nchan), for rows
+        with ``uvw_m`` (metres, the MS's UVW) at ``time_s`` (MS TIME), on ``threads`` threads."""
         nu = self.geometry.freqs_hz
-        return self._fringes(uvw_m, time_s, [(e.source, e.beam * e.source.flux_at(nu)[None, :]
+        return self._fringes(uvw_m, time_s, threads, [(e.source, e.beam * e.source.flux_at(nu)[None, :]
                                               - e.static_beam * e.target_spectrum(nu, self.ref_freq_hz)[None, :])
                                              for e in self.treated])
 
-    def static_model_vis(self, uvw_m: np.ndarray, time_s: np.ndarray) -> np.ndarray:
+    def static_model_vis(self, uvw_m: np.ndarray, time_s: np.ndarray, *, threads: int = 1) -> np.ndarray:
         """sum_s T_s(nu) A_s-bar K_s: the catalog sky as the equalized data should show it."""
         nu = self.geometry.freqs_hz
-        return self._fringes(uvw_m, time_s, [(e.source, e.static_beam * e.target_spectrum(nu, self.ref_freq_hz)[None, :])
+        return self._fringes(uvw_m, time_s, threads, [(e.source, e.static_beam * e.target_spectrum(nu, self.ref_freq_hz)[None, :])
                                              for e in self.treated if e.static_beam > 0])
 
-    def _fringes(self, uvw_m, time_s, terms):
+    def _fringes(self, uvw_m, time_s, threads, terms):
         geo = self.geometry
         return fringe_sum(uvw_m=uvw_m, freqs_hz=geo.freqs_hz, phase_centre_rad=geo.phase_centre, terms=terms,
-                          time_index=geo.time_index(time_s), n_times=geo.times.size)
+                          time_index=geo.time_index(time_s), n_times=geo.times.size, dtype=np.complex64,
+                          threads=threads)
 
 
 def select_sources(sources, geo: DriftGeometry, beams: dict[float, dict], *, ref_freq_hz: float, half_width_deg: float,

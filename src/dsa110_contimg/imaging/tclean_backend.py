@@ -10,7 +10,7 @@ Hogbom clean cannot model either, and leaves a floor that moves fainter sources'
 The workflow removes both for catalog sources before imaging (:mod:`.beam_equalize`).
 ``mtmfs`` (two Taylor terms) diverges on the demo fields and takes ~3x longer; it is an
 option, not the default.  ``mask`` (a CRTF file) restricts cleaning to catalog sources
-(:func:`.pipeline.write_catalog_mask`); without one tclean cleans inside its pb mask
+(:mod:`.mask`); without one tclean cleans inside its pb mask
 (``usemask='pb'``).
 
 Primary beam: tclean's ``.pb`` is the VP table's beam at the phase centre (the meridian

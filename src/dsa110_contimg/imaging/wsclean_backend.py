@@ -5,7 +5,9 @@ WSClean images the MS with the w-gridder (``-use-wgridder``), Briggs weighting,
 and imsize as tclean, with ``-j threads``.  It has no beam model for this telescope, so
 the primary beam comes from the same H5 model as the VP table
 (:func:`~.primary_beam.model_pb_on_image`), drift-averaged and divided out through
-:mod:`.primary_beam` like the tclean path.  It has no clean mask here.
+:mod:`.primary_beam` like the tclean path.  The catalog clean mask comes as a FITS image
+(``-fits-mask``) on the grid of :func:`.mask.mask_wcs`; the backend checks WSClean's
+image against that grid.
 """
 
 from __future__ import annotations
@@ -36,19 +38,23 @@ def threshold_jy(threshold: str) -> float:
     return float(thr.replace("mjy", "")) / 1000.0 if thr.endswith("mjy") else float(thr.replace("jy", "") or 0)
 
 
-def run_wsclean(*, ms_path: str, prefix: str, imaging: Imaging, geometry: dict, datacolumn: str, threads: int) -> dict[str, str]:
-    """Run wsclean; returns {"image", "residual", "psf"} FITS paths (wsclean's own names)."""
+def run_wsclean(*, ms_path: str, prefix: str, imaging: Imaging, geometry: dict, datacolumn: str, threads: int,
+                mask: str = "") -> dict[str, str]:
+    """Run wsclean (``mask``: a FITS clean mask on the image grid, or ""); returns
+    {"image", "residual", "psf"} FITS paths (wsclean's own names)."""
     if not wsclean_available():
         raise ImagingError("imaging.backend = wsclean but the wsclean executable is not on PATH (Debian: apt-get install wsclean)")
     cmd = [
         "wsclean", "-name", prefix, "-size", str(geometry["imsize"]), str(geometry["imsize"]),
-        "-scale", f"{geometry['cell_arcsec']:.4f}asec", "-weight", "briggs", str(imaging.robust),
+        "-scale", f"{geometry['cell_arcsec']:.7f}asec", "-weight", "briggs", str(imaging.robust),
         "-niter", str(geometry["niter"]), "-threshold", repr(threshold_jy(imaging.threshold)), "-gain", "0.1", "-mgain", "0.8",
         "-data-column", "CORRECTED_DATA" if datacolumn == "corrected" else "DATA", "-pol", "I",
         "-use-wgridder", "-no-update-model-required", "-make-psf", "-j", str(threads),
     ]
     if imaging.nsigma > 0:  # same stopping rule as tclean's nsigma
         cmd += ["-auto-threshold", repr(float(imaging.nsigma))]
+    if mask:
+        cmd += ["-fits-mask", os.path.abspath(mask)]
     if imaging.deconvolver == "mtmfs":  # wideband: channel images joined, spectral polynomial
         cmd += ["-channels-out", "4", "-join-channels", "-fit-spectral-pol", str(imaging.nterms)]
     if imaging.deconvolver == "multiscale":
@@ -65,6 +71,24 @@ def run_wsclean(*, ms_path: str, prefix: str, imaging: Imaging, geometry: dict, 
         if not os.path.isfile(p):
             raise ImagingError(f"wsclean wrote no {k} image at {p}")
     return out
+
+
+def check_grid(image_fits: str, *, ms_path: str, geometry: dict) -> None:
+    """Raise :class:`ImagingError` unless WSClean's image lies on :func:`.mask.mask_wcs`'s
+    grid (the grid the FITS clean mask was drawn on)."""
+    from astropy.io import fits
+
+    from .mask import mask_wcs
+
+    h, w = fits.getheader(image_fits), mask_wcs(ms_path, geometry).wcs
+    got = [h["CRPIX1"], h["CRPIX2"], h["CDELT1"], h["CDELT2"], h["CRVAL1"] % 360.0, h["CRVAL2"]]
+    want = [*w.crpix, *w.cdelt, *w.crval]
+    cell = abs(want[2])  # deg; WSClean's phase centre may differ in the last few mas
+    ok = (np.allclose(got[:2], want[:2], rtol=0, atol=1e-6) and np.allclose(got[2:4], want[2:4], rtol=1e-6, atol=0)
+          and abs(((got[4] - want[4] + 180.0) % 360.0 - 180.0) * np.cos(np.radians(want[5]))) < 1e-3 * cell
+          and abs(got[5] - want[5]) < 1e-3 * cell)
+    if not ok or not h["CTYPE1"].endswith("SIN"):
+        raise ImagingError(f"{image_fits}: WSClean's grid (CRPIX, CDELT, CRVAL {got}) is not the mask's ({want})")
 
 
 def image_pb(image_fits: str, ms_path: str, *, beam_h5: str, telescope: Telescope, drift: bool) -> np.ndarray:
@@ -91,10 +115,9 @@ class WscleanBackend(BackendBase):
 
         if not beam_h5:
             raise ImagingError("the wsclean backend needs the H5 beam model (imaging.beam_h5)")
-        if mask:
-            raise ImagingError("the wsclean backend has no clean mask")
         raw = run_wsclean(ms_path=ms_path, prefix=work_prefix, imaging=imaging, geometry=geometry, datacolumn=datacolumn,
-                          threads=self.threads)
+                          threads=self.threads, mask=mask)
+        check_grid(raw["image"], ms_path=ms_path, geometry=geometry)
         pb = image_pb(raw["image"], ms_path, beam_h5=beam_h5, telescope=telescope, drift=imaging.drift_pb)
         with pyfits.open(raw["image"]) as hd:
             img, hdr = hd[0].data, hd[0].header
