@@ -8,7 +8,7 @@ CORES  ?= 2
 export CASASITECONFIG := $(CURDIR)/config/casa/casasiteconfig.py
 export MPLBACKEND := Agg
 
-.PHONY: venv system-deps run test lint dryrun bench report truth clean seeds
+.PHONY: venv system-deps run test lint dryrun bench bench-conversion report truth clean seeds
 
 venv: $(VENV)/.installed
 
@@ -21,16 +21,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 ## run: simulate the demo observation (or use input_dir) and run every target (all)
-run: venv
+run: venv system-deps
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all
 
-## system-deps: Debian's wsclean for the optional imaging backend (root only; else its tests skip)
+## system-deps: Debian's wsclean, the default imager (root only; else set imaging.backend: tclean)
 system-deps:
 	@command -v wsclean >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get install -y -qq wsclean >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wsclean) \
-	      || echo "note: apt-get could not install wsclean; its tests are skipped"); \
-	  else echo "note: wsclean not installed (apt-get install wsclean as root); its tests are skipped"; fi; }
+	      || echo "note: apt-get could not install wsclean; set imaging.backend: tclean (its tests are skipped)"); \
+	  else echo "note: wsclean not installed (apt-get install wsclean as root); set imaging.backend: tclean (its tests are skipped)"; fi; }
 
 ## test: the whole test suite (unit + end-to-end on small simulated data)
 test: venv system-deps
@@ -42,9 +42,14 @@ lint: venv
 dryrun: venv
 	$(BIN)/snakemake -n --cores $(CORES)
 
-## bench: full-size group conversion vs pyuvdata's monolithic path vs a plain copy,
-## then the calibration steps on that (calibrator) group
-bench: venv
+## bench: a full-size calibrator transit and science group through the workflow's rules
+## (per-stage wall, CPU, RSS; the science group against the 309 s budget), then the
+## science group imaged by the default path, tclean and WSClean side by side
+bench: venv system-deps
+	$(BIN)/python -m dsa110_contimg.tools.bench_chain --work bench/chain --cores $(CORES)
+
+## bench-conversion: the conversion writers and the calibration steps on a full-size group
+bench-conversion: venv
 	$(BIN)/python -m dsa110_contimg.tools.bench_conversion --out-dir bench/work
 	$(BIN)/python -m dsa110_contimg.tools.bench_calibration --work bench/work
 
@@ -60,4 +65,4 @@ report: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html all
 
 clean:
-	rm -rf results .snakemake bench/work
+	rm -rf results .snakemake bench/work bench/chain

@@ -14,8 +14,11 @@ from astropy.coordinates import ICRS, TETE, EarthLocation, SkyCoord
 from astropy.time import Time
 from astropy.utils import iers
 
+from .startup_cache import bundled_iers_table
+
 iers.conf.auto_download = False
 iers.conf.auto_max_age = None
+iers.earth_orientation_table.set(bundled_iers_table())
 
 
 def location(lon_deg: float, lat_deg: float, height_m: float) -> EarthLocation:

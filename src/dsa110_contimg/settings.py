@@ -102,6 +102,7 @@ class Imaging:
     seed_min_mjy: float
     drift_pb: bool
     static_beam: bool
+    chan_average_mhz: float
     static_beam_min_mjy: float
     static_beam_max_radius_deg: float
     flat_spectrum: bool

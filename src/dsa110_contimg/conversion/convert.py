@@ -30,11 +30,14 @@ from ..geometry import geodetic_to_ecef, load_stations
 from ..grouping import consistency_problem
 from ..provenance import provenance_record
 from ..settings import Conversion, Telescope, as_plain
+from ..startup_cache import cache_pyuvdata_jit
 from ..uvh5_io import SubbandHeader, UVH5Error, parse_name, read_baseline_metadata, read_header
 from . import ms_table
 from .monolithic import phase_and_write, read_group
 from .parallel import band_layout, write_main_data
 from .phasing import PhaseCentre, phase_center, uvw_to_center
+
+cache_pyuvdata_jit()  # pyuvdata's numba kernels compiled once, not in every job
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,11 @@ import numpy as np
 from pyuvdata import UVData
 
 from ..geometry import C_M_S
+from ..startup_cache import cache_pyuvdata_jit
 from ..uvh5_io import UVH5Error
 from .phasing import PhaseCentre
+
+cache_pyuvdata_jit()  # pyuvdata's numba kernels compiled once, not in every job
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,15 @@ import shutil
 import tempfile
 
 from ..calibration.model import model_sources, set_model
-from ..msmeta import phase_centre_rad
+from ..msmeta import channel_freqs_hz, phase_centre_rad
 from ..provenance import software_versions
 from ..settings import Imaging, Telescope, as_plain
 from . import qa
 from .backends import BACKENDS, Backend
-from .beam_equalize import equalize_beam
+from .beam_equalize import equalize_beam, write_static_beam
+from .chan_average import average_factor
 from .mask import mask_circles, write_crtf_mask, write_fits_mask
-from .params import choose_datacolumn, image_geometry, reference_freq_hz
+from .params import ImagingError, choose_datacolumn, image_geometry, reference_freq_hz
 from .products import product_names, provenance_cards
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,11 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
     The QA record holds the settings used (``imaging``).
     """
     backend = BACKENDS[imaging.backend].load()
+    if imaging.backend == "wsclean":
+        from .wsclean_backend import MISSING, wsclean_available
+
+        if not wsclean_available():
+            raise ImagingError(MISSING)  # before the static beam's minutes of work
     datacol = choose_datacolumn(ms_path, imaging.datacolumn)
     geom = image_geometry(ms_path, imaging=imaging, telescope=telescope)
     seeded = seed_model(ms_path, overlay=overlay, imaging=imaging, telescope=telescope,
@@ -76,15 +82,20 @@ def _static_beam_step(ms_path: str, work: str, *, datacolumn: str, geometry: dic
     """(the MS to image, the static-beam QA summary or None): a lean scratch copy whose DATA
     holds ``datacolumn`` with the static beam (and self-calibration) when
     ``imaging.static_beam`` and there are catalog sources and a beam model, else ``ms_path`` itself."""
+    factor = average_factor(channel_freqs_hz(ms_path), target_width_mhz=imaging.chan_average_mhz)
+    image_ms = os.path.join(work, "static_beam.ms")
     if not (imaging.static_beam and sky_sources and beam_h5):
         if imaging.selfcal or imaging.clean_mask == "catalog":
             log.warning("%s: no static beam (no master catalog sources, no beam model, or static_beam off): "
                         "no self-calibration", ms_path)
-        return ms_path, None
-    image_ms = os.path.join(work, "static_beam.ms")
+        if factor == 1:
+            return ms_path, None
+        write_static_beam(None, ms_in=ms_path, ms_out=image_ms, datacolumn=datacolumn, chan_factor=factor)
+        log.info("%s: imaging a copy with %d channels averaged into one", ms_path, factor)
+        return image_ms, None
     equalized = equalize_beam(ms_in=ms_path, ms_out=image_ms, datacolumn=datacolumn, sources=sky_sources, beam_h5=beam_h5,
                               imaging=imaging, telescope=telescope, ref_freq_hz=reference_freq_hz(geometry),
-                              half_width_deg=geometry["fov_deg"] / 2, threads=threads)
+                              half_width_deg=geometry["fov_deg"] / 2, threads=threads, chan_factor=factor)
     if not imaging.drift_pb:
         log.warning("%s: static_beam gives sources the drift-averaged beam but drift_pb is off: pbcor divides "
                     "by the static beam, so off-axis fluxes will be off by up to a few per cent", ms_path)

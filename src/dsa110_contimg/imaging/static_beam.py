@@ -120,15 +120,18 @@ class StaticBeamPlan:
                                               - e.static_beam * e.target_spectrum(nu, self.ref_freq_hz)[None, :])
                                              for e in self.treated])
 
-    def static_model_vis(self, uvw_m: np.ndarray, time_s: np.ndarray, *, threads: int = 1) -> np.ndarray:
-        """sum_s T_s(nu) A_s-bar K_s: the catalog sky as the equalized data should show it."""
-        nu = self.geometry.freqs_hz
+    def static_model_vis(self, uvw_m: np.ndarray, time_s: np.ndarray, *, threads: int = 1,
+                         freqs_hz: np.ndarray | None = None) -> np.ndarray:
+        """sum_s T_s(nu) A_s-bar K_s: the catalog sky as the equalized data should show it, at
+        the MS's channels or at ``freqs_hz`` (Hz; e.g. those of a channel-averaged copy)."""
+        nu = self.geometry.freqs_hz if freqs_hz is None else np.asarray(freqs_hz, float)
         return self._fringes(uvw_m, time_s, threads, [(e.source, e.static_beam * e.target_spectrum(nu, self.ref_freq_hz)[None, :])
-                                             for e in self.treated if e.static_beam > 0])
+                                             for e in self.treated if e.static_beam > 0], freqs_hz=nu)
 
-    def _fringes(self, uvw_m, time_s, threads, terms):
+    def _fringes(self, uvw_m, time_s, threads, terms, freqs_hz=None):
         geo = self.geometry
-        return fringe_sum(uvw_m=uvw_m, freqs_hz=geo.freqs_hz, phase_centre_rad=geo.phase_centre, terms=terms,
+        freqs = geo.freqs_hz if freqs_hz is None else freqs_hz
+        return fringe_sum(uvw_m=uvw_m, freqs_hz=freqs, phase_centre_rad=geo.phase_centre, terms=terms,
                           time_index=geo.time_index(time_s), n_times=geo.times.size, dtype=np.complex64,
                           threads=threads)
 

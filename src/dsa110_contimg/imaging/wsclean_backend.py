@@ -28,6 +28,10 @@ from .primary_beam import drift_pb, model_pb_on_image, pb_correct
 log = logging.getLogger(__name__)
 
 
+MISSING = ("imaging.backend is wsclean (the default) but the wsclean executable is not on PATH: install Debian's "
+           "package (`make system-deps` as root, or apt-get install wsclean) or set imaging.backend: tclean")
+
+
 def wsclean_available() -> bool:
     return shutil.which("wsclean") is not None
 
@@ -43,7 +47,7 @@ def run_wsclean(*, ms_path: str, prefix: str, imaging: Imaging, geometry: dict, 
     """Run wsclean (``mask``: a FITS clean mask on the image grid, or ""); returns
     {"image", "residual", "psf"} FITS paths (wsclean's own names)."""
     if not wsclean_available():
-        raise ImagingError("imaging.backend = wsclean but the wsclean executable is not on PATH (Debian: apt-get install wsclean)")
+        raise ImagingError(MISSING)
     cmd = [
         "wsclean", "-name", prefix, "-size", str(geometry["imsize"]), str(geometry["imsize"]),
         "-scale", f"{geometry['cell_arcsec']:.7f}asec", "-weight", "briggs", str(imaging.robust),
@@ -83,10 +87,12 @@ def check_grid(image_fits: str, *, ms_path: str, geometry: dict) -> None:
     h, w = fits.getheader(image_fits), mask_wcs(ms_path, geometry).wcs
     got = [h["CRPIX1"], h["CRPIX2"], h["CDELT1"], h["CDELT2"], h["CRVAL1"] % 360.0, h["CRVAL2"]]
     want = [*w.crpix, *w.cdelt, *w.crval]
-    cell = abs(want[2])  # deg; WSClean's phase centre may differ in the last few mas
+    # deg; WSClean's phase centre differs from casacore's by a few mas (9 mas = 0.003 cell
+    # measured on a full-size group): 0.01 cell is far inside any mask circle
+    cell = abs(want[2])
     ok = (np.allclose(got[:2], want[:2], rtol=0, atol=1e-6) and np.allclose(got[2:4], want[2:4], rtol=1e-6, atol=0)
-          and abs(((got[4] - want[4] + 180.0) % 360.0 - 180.0) * np.cos(np.radians(want[5]))) < 1e-3 * cell
-          and abs(got[5] - want[5]) < 1e-3 * cell)
+          and abs(((got[4] - want[4] + 180.0) % 360.0 - 180.0) * np.cos(np.radians(want[5]))) < 1e-2 * cell
+          and abs(got[5] - want[5]) < 1e-2 * cell)
     if not ok or not h["CTYPE1"].endswith("SIN"):
         raise ImagingError(f"{image_fits}: WSClean's grid (CRPIX, CDELT, CRVAL {got}) is not the mask's ({want})")
 

@@ -22,9 +22,12 @@ from ..bands import N_SUBBANDS, channel_width_hz, subband_freqs
 from ..geometry import Stations, geodetic_to_ecef
 from ..settings import Simulation
 from ..settings import Telescope as TelescopeSettings
+from ..startup_cache import cache_pyuvdata_jit
 from . import corruptions
 from .scenario import PlannedGroup, group_times_jd
 from .visibilities import fringestop_basis, source_directions, true_visibilities
+
+cache_pyuvdata_jit()  # pyuvdata's numba kernels compiled once, not in every job
 
 log = logging.getLogger(__name__)
 
