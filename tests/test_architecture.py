@@ -10,7 +10,7 @@ import sys
 
 PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src", "dsa110_contimg")
 # modules every stage may use; they import no subpackage
-BASE = {"settings", "config", "sky", "kernels", "msmeta", "geometry", "astrometry", "provenance", "atomic",
+BASE = {"settings", "startup_cache", "config", "sky", "kernels", "msmeta", "geometry", "astrometry", "provenance", "atomic",
         "logutil", "bands", "casa_env", "uvh5_io"}
 # names that held raw config dicts before the typed settings
 CONFIG_NAMES = {"cfg", "config", "icfg", "pcfg", "cal_cfg", "conv", "tel", "sim", "cc", "cat_cfg"}
