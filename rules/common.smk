@@ -5,8 +5,9 @@
 # calibrator catalog, and a target that does names the missing key in its error.
 import functools
 
+from dsa110_contimg.imaging.backends import BACKENDS
 from dsa110_contimg.provenance import config_hash
-from dsa110_contimg.selection import calibration_plan, discover_groups, raw_dir
+from dsa110_contimg.selection import calibration_plan, discover_groups, raw_dir, sim_day
 from dsa110_contimg.settings import Settings
 
 
@@ -47,24 +48,37 @@ def group_files(wildcards):
 
 
 def convert_inputs(wildcards):
-    """Real data: the files themselves; simulated: the simulator's group directory."""
+    """Real data: the files themselves; simulated: the simulator's directory of the group's UTC date."""
     if SIMULATE:
-        return {"raw": f"{RAW_DIR}/{wildcards.group}"}
+        return {"raw": f"{RAW_DIR}/{sim_day(wildcards.group)}"}
     return {"raw": group_files(wildcards)}
+
+
+def group_mb(wildcards):
+    """UVH5 size (MB) of one group: the files on disk, or the simulation's shape (known before they exist)."""
+    from dsa110_contimg.conversion.workers import files_mb, simulated_group_mb
+
+    return simulated_group_mb(SETTINGS.simulation) if SIMULATE else files_mb(group_files(wildcards))
 
 
 def convert_threads(wildcards):
     """Workers (and threads) of one conversion: conversion.workers, or 1 for a small group."""
-    from dsa110_contimg.conversion.workers import conversion_workers, files_mb, simulated_group_mb
+    from dsa110_contimg.conversion.workers import conversion_workers
 
-    size = simulated_group_mb(SETTINGS.simulation) if SIMULATE else files_mb(group_files(wildcards))
-    return conversion_workers(size, conversion=SETTINGS.conversion)
+    return conversion_workers(group_mb(wildcards), conversion=SETTINGS.conversion)
+
+
+def image_threads(wildcards):
+    """Threads of one image job: the backend's, or 1 for a group below conversion.parallel_min_mb
+    (the demo's image jobs keep one core busy: static beam, self-cal and a small WSClean run)."""
+    small = group_mb(wildcards) < SETTINGS.conversion.parallel_min_mb
+    return 1 if small else BACKENDS[SETTINGS.imaging.backend].threads
 
 
 def ledger_inputs(wildcards):
     """Simulated mode: the ledger waits for the simulator (it lists what was written)."""
     if SIMULATE:
-        return [f"{RAW_DIR}/{gid}" for gid in sorted(GROUPS)]
+        return sorted({f"{RAW_DIR}/{sim_day(gid)}" for gid in GROUPS})
     return []
 
 

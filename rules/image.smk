@@ -1,5 +1,4 @@
 # Voltage-pattern table from the H5 beam model, and imaging of calibrated groups.
-from dsa110_contimg.imaging.backends import BACKENDS
 
 
 rule simulate_beam:
@@ -10,6 +9,7 @@ rule simulate_beam:
         f"{OUT}/logs/simulate/beam.log",
     benchmark:
         f"{OUT}/benchmarks/simulate/beam.tsv"
+    priority: 10  # shared input of every image: made first, so images overlap the other groups' stages
     threads: 1
     resources:
         mem_mb=1000,
@@ -34,6 +34,7 @@ rule vptable:
         f"{OUT}/logs/vptable.log",
     benchmark:
         f"{OUT}/benchmarks/vptable.tsv"
+    priority: 10  # shared input of every image: made first, so images overlap the other groups' stages
     threads: 1
     resources:
         mem_mb=2000,
@@ -66,7 +67,7 @@ rule image:
     benchmark:
         f"{OUT}/benchmarks/image/{{group}}.tsv"
     priority: 5  # see rule convert
-    threads: BACKENDS[SETTINGS.imaging.backend].threads  # what the backend's job uses
+    threads: image_threads  # the backend's threads (1 for a small group)
     resources:
         mem_mb=6000,
         runtime=60,

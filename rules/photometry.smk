@@ -14,6 +14,7 @@ rule master_catalog:
         f"{OUT}/logs/catalog/master.log",
     benchmark:
         f"{OUT}/benchmarks/catalog/master.tsv"
+    priority: 10  # shared input of every image: made first, so images overlap the other groups' stages
     threads: 1
     resources:
         mem_mb=2000,

@@ -18,6 +18,7 @@ rule simulate_truth:
         f"{OUT}/logs/simulate/truth.log",
     benchmark:
         f"{OUT}/benchmarks/simulate/truth.tsv"
+    priority: 10  # shared input of every image: made first, so images overlap the other groups' stages
     threads: 1
     resources:
         mem_mb=1000,
@@ -28,16 +29,19 @@ rule simulate_truth:
         "../scripts/simulate_truth.py"
 
 
-rule simulate_group:
-    """Write the UVH5 subband files of one simulated group into its own directory."""
+rule simulate_day:
+    """Write the UVH5 subband files of one UTC date's simulated groups, one directory per group
+    (one job per date: the groups share the job's start-up, ~3 s of imports)."""
     input:
         truth=f"{SIM_DIR}/truth.json",
     output:
-        raw=directory(f"{RAW_DIR}/{{group}}"),
+        raw=directory(f"{RAW_DIR}/{{date}}"),
+    wildcard_constraints:
+        date=r"\d{4}-\d{2}-\d{2}",
     log:
-        f"{OUT}/logs/simulate/{{group}}.log",
+        f"{OUT}/logs/simulate/{{date}}.log",
     benchmark:
-        f"{OUT}/benchmarks/simulate/{{group}}.tsv"
+        f"{OUT}/benchmarks/simulate/{{date}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -45,4 +49,4 @@ rule simulate_group:
     conda:
         "../envs/dsa110.yaml"
     script:
-        "../scripts/simulate_group.py"
+        "../scripts/simulate_day.py"

@@ -15,7 +15,7 @@ to_file(sm.log[0])
 configure_casa(logfile=sm.log[0])
 settings = Settings.from_config(sm.config)
 qa = image_group(ms_path=sm.input.ms, fits_prefix=sm.output.image[: -len(".image.fits")], imaging=settings.imaging,
-                 telescope=settings.telescope, config_hash=config_hash(sm.config), vptable=os.path.abspath(sm.input.vp),
+                 telescope=settings.telescope, config_hash=config_hash(sm.config), threads=sm.threads, vptable=os.path.abspath(sm.input.vp),
                  beam_h5=sm.input.beam, sky_sources=sources_from_master(sm.input.sources[0]) if sm.input.sources else [],
                  overlay=[s for path in sm.input.catalog for s in read_sky_csv(path)])
 qa["provenance"] = provenance_record(sm.config, inputs=[sm.input.ms, sm.input.vp, *sm.input.sources])

@@ -269,3 +269,76 @@ def test_point_source_rows_is_the_ft_convention():
     path = uvw[:, 0] * l + uvw[:, 1] * m + uvw[:, 2] * (n - 1)
     expect = off.flux_at(freqs)[None, :] * np.exp(2j * np.pi * path[:, None] * freqs[None, :] / C_M_S)
     assert np.allclose(model.point_source_rows(off, uvw_m=uvw, time_s=time_s, geo=geo), expect, rtol=1e-9)
+
+
+def _table_cols(path):
+    with tables.table(path, ack=False) as t:
+        return {c: t.getcol(c) for c in ("CPARAM", "FPARAM", "FLAG", "SNR") if c in t.colnames()}
+
+
+def test_casa_calls_equal_the_casa_tasks(cal_run, tmp_path):
+    """casa_calls (casatools calibrater / imager, no casatasks import) give exactly what
+    CASA applycal, gaincal (K, G), bandpass and ft give on the same MS and tables."""
+    from casatasks import applycal, bandpass, ft, gaincal
+    from casatools import componentlist
+
+    from dsa110_contimg.calibration.casa_calls import apply_tables, predict_components, solve_table
+
+    tabs = cal_run["summary"]["tables"]
+    order = [tabs[k] for k in validity.KINDS]
+    interp = ["nearest", "nearest,linear", "linear"]
+    out = {}
+    for how in ("tool", "task"):
+        ms = str(tmp_path / f"{how}.ms")
+        shutil.copytree(cal_run["ms"][1], ms)
+        if how == "tool":
+            apply_tables(ms, tables=order, interp=interp, applymode="calflag")
+        else:
+            applycal(vis=ms, gaintable=order, interp=interp, calwt=False, flagbackup=False, applymode="calflag")
+        with tables.table(ms, ack=False) as t:
+            out[how] = (t.getcol("CORRECTED_DATA"), t.getcol("FLAG"))
+    assert np.abs(out["tool"][0]).max() > 0
+    np.testing.assert_array_equal(out["tool"][0], out["task"][0])
+    np.testing.assert_array_equal(out["tool"][1], out["task"][1])
+
+    # ft of a component list into MODEL_DATA
+    cl_path = str(tmp_path / "src.cl")
+    cl = componentlist()
+    cal = cal_run["cal"]
+    cl.addcomponent(dir=f"J2000 {cal.ra_deg}deg {cal.dec_deg}deg", flux=cal.flux_jy, fluxunit="Jy", freq="1.4GHz",
+                    shape="point", spectrumtype="spectral index", index=cal.alpha)
+    cl.rename(cl_path)
+    cl.close()
+    model_cols = {}
+    for how in ("tool", "task"):
+        ms = str(tmp_path / f"{how}.ms")
+        if how == "tool":
+            predict_components(ms, complist=cl_path)
+        else:
+            ft(vis=ms, complist=cl_path, usescratch=True)
+        with tables.table(ms, ack=False) as t:
+            model_cols[how] = t.getcol("MODEL_DATA")
+    assert np.abs(model_cols["tool"]).max() > 0
+    np.testing.assert_array_equal(model_cols["tool"], model_cols["task"])
+
+    # K, B, G on the calibrator group as solve() calls them, and the self-cal phase solve
+    ms = cal_run["ms"][0]
+    refant = cal_run["summary"]["refant"]
+    common = {"refant": refant, "uvrange": "", "minsnr": 3.0}
+    calls = {
+        "K": ({"gaintype": "K", "solint": "inf", "combine": "scan"}, lambda t: gaincal(vis=ms, caltable=t, gaintype="K", solint="inf", combine="scan", **common)),
+        "B": ({"gaintype": "B", "solint": "inf", "combine": "scan", "solnorm": True, "gaintables": [tabs["K"]]},
+              lambda t: bandpass(vis=ms, caltable=t, solint="inf", combine="scan", bandtype="B", solnorm=True, gaintable=[tabs["K"]], **common)),
+        "G": ({"gaintype": "G", "solint": "int", "calmode": "ap", "gaintables": [tabs["K"], tabs["B"]]},
+              lambda t: gaincal(vis=ms, caltable=t, gaintype="G", calmode="ap", solint="int", gaintable=[tabs["K"], tabs["B"]], **common)),
+        "Gp": ({"gaintype": "G", "solint": "inf", "combine": "scan", "calmode": "p", "minblperant": 4},
+               lambda t: gaincal(vis=ms, caltable=t, gaintype="G", calmode="p", solint="inf", combine="scan", minblperant=4, **common)),
+    }
+    for kind, (kw, task) in calls.items():
+        tool_t, task_t = str(tmp_path / f"tool.{kind}"), str(tmp_path / f"task.{kind}")
+        solve_table(ms, caltable=tool_t, **common, **kw)
+        task(task_t)
+        a, b = _table_cols(tool_t), _table_cols(task_t)
+        assert a.keys() == b.keys() and (~a["FLAG"]).sum() > 0, kind
+        for col in a:
+            np.testing.assert_array_equal(a[col], b[col], err_msg=f"{kind} {col}")

@@ -72,10 +72,17 @@ def default_counts() -> dict[str, int]:
     n_conv = n_groups - n_incomplete
     # one calibrator transit per epoch; science groups start science_offset_min after it, all
     # within the default 1 h gain window, so every converted group is calibrated
-    return {"simulate_truth": 1, "simulate_group": n_groups, "convert": n_conv, "ledger": 1,
+    # the demo's epochs are one UTC date each: one simulate_day job per epoch
+    return {"simulate_truth": 1, "simulate_day": sim["n_epochs"], "convert": n_conv, "ledger": 1,
             "flag": n_conv, "solve": sim["n_epochs"], "apply": n_conv, "calibration_ledger": 1,
             "simulate_beam": 1, "vptable": 1, "image": n_conv - sim["n_epochs"],
             "master_catalog": 1, "forced_photometry": n_conv - sim["n_epochs"], "lightcurves": 1, "all": 1}
+
+
+def sim_groups() -> int:
+    with open(CONFIG) as fh:
+        sim = yaml.safe_load(fh)["simulation"]
+    return sim["n_epochs"] * (1 + sim["science_groups_per_epoch"])
 
 
 @pytest.fixture
@@ -97,7 +104,8 @@ def test_default_config_counts_match_plan():
     """The dry-run expectations below agree with the package's own plan of the default config."""
     groups = discover_groups(load_settings())
     counts = default_counts()
-    assert len(groups) == counts["simulate_group"]
+    assert len(groups) == sim_groups()
+    assert len({g.group_id[:10] for g in groups}) == counts["simulate_day"]
     assert sum(g.ok for g in groups) == counts["convert"]
 
 
@@ -125,7 +133,7 @@ def test_dry_run_respects_time_range(tmp_path):
     res = snakemake("-n", "--cores", "1", "--config", f"output_dir={out}", "end=2026-01-15T23:59:59")
     assert res.returncode == 0, output(res)
     counts = job_counts(res.stdout)
-    assert counts["simulate_group"] == per_epoch
+    assert counts["simulate_day"] == 1
     assert counts["convert"] == per_epoch
 
 
@@ -215,7 +223,7 @@ def test_end_to_end_small(tmp_path):
     assert "sb03" not in row["files_present"].split()
 
     # the simulator wrote the incomplete group too (15 files), but it was not converted
-    raw = sorted(glob.glob(os.path.join(out, "sim", "raw", row["group"], "*.hdf5")))
+    raw = sorted(glob.glob(os.path.join(out, "sim", "raw", row["group"][:10], row["group"], "*.hdf5")))
     assert len(raw) == 15
 
     # every complete group calibrated and imaged: FITS with beam and provenance cards
@@ -274,7 +282,7 @@ def test_end_to_end_small(tmp_path):
     assert dry.returncode == 0, output(dry)
     counts = job_counts(dry.stdout)
     assert counts.get("convert") == 1
-    assert "simulate_group" not in counts and "simulate_truth" not in counts
+    assert "simulate_day" not in counts and "simulate_truth" not in counts
 
 
 def test_real_data_conversion_needs_no_calibration_settings(tmp_path):

@@ -32,12 +32,17 @@ def raw_dir(settings: Settings) -> str:
     return settings.input_dir or os.path.join(settings.output_dir, "sim", "raw")
 
 
+def sim_day(group_id: str) -> str:
+    """The UTC date (``YYYY-MM-DD``) of a group id (ISO time): the simulator writes one directory per date."""
+    return group_id[:10]
+
+
 def planned_paths(settings: Settings) -> list[str]:
-    """Every file the simulator writes: ``raw_dir/<group id>/<timestamp>_sbNN.hdf5``."""
+    """Every file the simulator writes: ``raw_dir/<UTC date>/<group id>/<timestamp>_sbNN.hdf5``."""
     root = raw_dir(settings)
     out = []
     for g in plan(simulation=settings.simulation, telescope=settings.telescope):
-        out += [os.path.join(root, g.group_id, name) for name in g.filenames().values()]
+        out += [os.path.join(root, sim_day(g.group_id), g.group_id, name) for name in g.filenames().values()]
     return out
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from casacore import tables
 
 from .. import msmeta
-from ..casa_env import configure_casa
+from .casa_calls import apply_tables
 from .validity import KINDS, ApplyError
 
 log = logging.getLogger(__name__)
@@ -24,15 +24,12 @@ def ms_mid_mjd(ms_path: str) -> float:
 
 
 def apply(ms_path: str, gaintables: dict) -> dict:
-    """applycal K, B, G to ``ms_path`` (CORRECTED_DATA), then check it; returns statistics.
+    """Apply K, B, G (as CASA applycal, through the calibrater tool) to ``ms_path`` (CORRECTED_DATA), then check it; returns statistics.
 
     Fails loudly when CORRECTED_DATA is non-finite or all zero where unflagged.
     """
-    configure_casa()
-    from casatasks import applycal  # noqa: PLC0415
-
     order = [gaintables[k] for k in KINDS]
-    applycal(vis=ms_path, gaintable=order, interp=["nearest", "nearest,linear", "linear"], calwt=False, flagbackup=False, applymode="calflag")
+    apply_tables(ms_path, tables=order, interp=["nearest", "nearest,linear", "linear"], applymode="calflag", calwt=False)
     return check_corrected(ms_path)
 
 

@@ -29,6 +29,7 @@ from ..geometry import airy_power, angular_separation
 from ..kernels import fringe_sum
 from ..settings import Telescope
 from ..sky import REF_FREQ_HZ, PointSource
+from .casa_calls import predict_components
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ def set_model(ms_path: str, sources: list[PointSource], *, telescope: Telescope,
     if not sources:
         raise ValueError(f"{ms_path}: no model sources given")
     configure_casa()
-    from casatasks import ft  # noqa: PLC0415
     from casatools import componentlist  # noqa: PLC0415
 
     total = None
@@ -82,7 +82,7 @@ def set_model(ms_path: str, sources: list[PointSource], *, telescope: Telescope,
             )
             cl.rename(cl_path)
             cl.close()
-            ft(vis=ms_path, complist=cl_path, usescratch=True)
+            predict_components(ms_path, complist=cl_path)
             times, _freqs, beam = beam_factors(ms_path, src, telescope=telescope)
             if not np.isfinite(beam).all():
                 raise ValueError(f"{ms_path}: non-finite primary-beam factors for {src.name} (check the MS times and the telescope position)")

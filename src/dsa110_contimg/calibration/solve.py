@@ -22,8 +22,8 @@ import numpy as np
 from casacore import tables
 
 from .. import msmeta
-from ..casa_env import configure_casa
 from ..settings import Calibration
+from .casa_calls import solve_table
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +153,6 @@ def solve(ms_path: str, *, caldir: str, refant: str, calibration: Calibration) -
     Tables go to ``<caldir>/<ms name>.{K,B,G}`` (replaced if present).  ``calibration``
     supplies uvrange, minsnr, gain_solint, phase_only and the fast-mode settings.
     """
-    configure_casa()
-    from casatasks import bandpass, gaincal  # noqa: PLC0415
-
     os.makedirs(caldir, exist_ok=True)
     prefix = caltable_prefix(ms_path, caldir)
     out = {k: f"{prefix}.{k}" for k in ("K", "B", "G")}
@@ -163,16 +160,17 @@ def solve(ms_path: str, *, caldir: str, refant: str, calibration: Calibration) -
         shutil.rmtree(p, ignore_errors=True)
     cal = calibration
     uvrange = cal.fast_uvrange if cal.fast else cal.uvrange
-    common = {"vis": ms_path, "refant": refant, "uvrange": uvrange, "minsnr": cal.minsnr}
+    common = {"refant": refant, "uvrange": uvrange, "minsnr": cal.minsnr}
     # fast: bandpass solved on bins of fast_chanbin channels, gains on fast_timebin
     b_solint = f"inf,{cal.fast_chanbin}ch" if cal.fast else "inf"
     g_solint = cal.fast_timebin if cal.fast else cal.gain_solint
-    gaincal(caltable=out["K"], gaintype="K", solint="inf", combine="scan", **common)
+    solve_table(ms_path, gaintype="K", caltable=out["K"], solint="inf", combine="scan", **common)
     _must_exist(out["K"], "delay (K)")
-    bandpass(caltable=out["B"], solint=b_solint, combine="scan", bandtype="B", solnorm=True, gaintable=[out["K"]], **common)
+    solve_table(ms_path, gaintype="B", caltable=out["B"], solint=b_solint, combine="scan", solnorm=True,
+                gaintables=[out["K"]], **common)
     _must_exist(out["B"], "bandpass (B)")
-    gaincal(caltable=out["G"], gaintype="G", calmode="p" if cal.phase_only else "ap",
-            solint=g_solint, gaintable=[out["K"], out["B"]], **common)
+    solve_table(ms_path, gaintype="G", caltable=out["G"], calmode="p" if cal.phase_only else "ap", solint=g_solint,
+                gaintables=[out["K"], out["B"]], **common)
     _must_exist(out["G"], "gain (G)")
     return out
 

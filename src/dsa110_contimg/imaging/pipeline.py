@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: Telescope, config_hash: str,
-                vptable: str, beam_h5: str = "", sky_sources=(), overlay=(), workdir: str | None = None) -> dict:
+                vptable: str, beam_h5: str = "", sky_sources=(), overlay=(), workdir: str | None = None,
+                threads: int = 0) -> dict:
     """Image ``ms_path`` into ``<fits_prefix>.{image,image.pbcor,pb}[.residual,.psf].fits`` and
     ``<fits_prefix>.png``; return the QA record.
 
@@ -40,9 +41,12 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
     make the catalog clean mask; the MS itself is not changed.  ``overlay``
     (point sources, e.g. the simulator's sky): circles on the thumbnail and the sources
     the seed may put into MODEL_DATA.  ``config_hash``: the configuration's hash (CFGHASH card).
+    ``threads``: cores for the static beam and the imager (0 = the backend's declaration).
     The QA record holds the settings used (``imaging``).
     """
     backend = BACKENDS[imaging.backend].load()
+    if threads:
+        backend.threads = int(threads)
     if imaging.backend == "wsclean":
         from .wsclean_backend import MISSING, wsclean_available
 

@@ -60,6 +60,10 @@ def image_stats(image_fits: str, residual_fits: str) -> dict:
     }
 
 
+THUMB_MAX_PX = 640
+"""Images wider than this (pixels) are block-averaged for the thumbnail (the noise scale comes from the full image)."""
+
+
 def thumbnail(image_fits: str, png: str, overlay=(), title: str = "") -> str:
     """PNG of the image with the restoring beam (lower left) and the positions of the
     ``overlay`` sources (anything with ``ra_deg``/``dec_deg``, e.g. :class:`~dsa110_contimg.sky.PointSource`; circles)."""
@@ -72,14 +76,18 @@ def thumbnail(image_fits: str, png: str, overlay=(), title: str = "") -> str:
     from matplotlib.patches import Ellipse
 
     h = fits.getheader(image_fits)
-    img = np.squeeze(fits.getdata(image_fits))
-    w = WCS(h).celestial
-    rms = robust_rms(img)
+    full = np.squeeze(fits.getdata(image_fits))
+    rms = robust_rms(full)
+    # the PNG is ~520 px wide: show k x k block means (astropy's WCS step slice is the block centre)
+    k = max(1, int(np.ceil(max(full.shape) / THUMB_MAX_PX)))
+    ny, nx = (full.shape[0] // k) * k, (full.shape[1] // k) * k
+    img = full[:ny, :nx].reshape(ny // k, k, nx // k, k).mean(axis=(1, 3)) if k > 1 else full
+    w = WCS(h).celestial[::k, ::k] if k > 1 else WCS(h).celestial
     fig = plt.figure(figsize=(6.5, 6))
     ax = fig.add_subplot(projection=w)
     ax.imshow(img, origin="lower", cmap="gray_r", vmin=-2 * rms, vmax=10 * rms)
     ax.set(xlabel="RA", ylabel="Dec", title=title)
-    pix = abs(h["CDELT2"])
+    pix = abs(h["CDELT2"]) * k
     ax.add_patch(Ellipse((0.06 * img.shape[1], 0.06 * img.shape[0]), h["BMIN"] / pix, h["BMAJ"] / pix, angle=h["BPA"],
                          edgecolor="cyan", facecolor="none", lw=1.2))
     for s in overlay:

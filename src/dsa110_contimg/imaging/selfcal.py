@@ -26,7 +26,7 @@ import tempfile
 import numpy as np
 from casacore import tables
 
-from ..casa_env import configure_casa
+from ..calibration.casa_calls import solve_table
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,12 @@ SELFCAL_MINSNR = 3.0
 
 
 def solve_phases(ms_path: str, workdir: str, *, minsnr: float = SELFCAL_MINSNR) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Solve one phase per antenna and feed on DATA vs MODEL_DATA (CASA gaincal).
+    """Solve one phase per antenna and feed on DATA vs MODEL_DATA (CASA gaincal's calibrater calls).
 
     Returns (unit-modulus gains (Nant, Nfeed), which have a solution (Nant, Nfeed), a
     summary for the QA record: reference antenna, solutions, how many failed, rms phase).
     Raises :class:`SelfCalFailed` when gaincal writes no table (no good solution at all).
     """
-    configure_casa()
-    from casatasks import gaincal
-
     with tables.table(f"{ms_path}::ANTENNA", ack=False) as t:
         names = t.getcol("NAME")
     with tables.table(ms_path, ack=False) as t:
@@ -73,8 +70,8 @@ def solve_phases(ms_path: str, workdir: str, *, minsnr: float = SELFCAL_MINSNR) 
     try:
         table = os.path.join(tmp, "phase.G")
         refant = best_refant(ms_path)
-        gaincal(vis=ms_path, caltable=table, gaintype="G", calmode="p", solint="inf", combine="scan",
-                refant=names[refant], minsnr=minsnr, minblperant=4)
+        solve_table(ms_path, gaintype="G", caltable=table, refant=names[refant], calmode="p", solint="inf",
+                    combine="scan", minsnr=minsnr, minblperant=4)
         if not os.path.isdir(table):
             raise SelfCalFailed(f"{ms_path}: gaincal wrote no phase self-calibration table (no good solution; "
                                 "its solver may not have converged); see the CASA log")

@@ -16,7 +16,9 @@ Products of :func:`lightcurves` (all CSV, fluxes in Jy, times MJD UTC):
 - ``dropped_references``: references rejected, with the reason.
 
 :func:`write_forced_photometry` and :func:`write_lightcurves` are the two workflow rules:
-they compute and write every product of their rule (each file atomically).
+they compute and write every product of their rule (each file atomically).  The
+light-curve modules (normalisation, variability with scipy.stats, plots with matplotlib)
+are imported where used: the per-image rule runs once per image and needs none of them.
 """
 
 from __future__ import annotations
@@ -33,9 +35,6 @@ from ..atomic import atomic_path, write_json
 from ..catalog.build_master import read_references, read_sources
 from ..settings import Imaging, Photometry, as_plain
 from .forced import COLUMNS, load_image, measure
-from .normalize import error_model, normalize
-from .plots import plot_chi2_eta, plot_corrections, plot_lightcurves
-from .variability import candidates, variability_table
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +90,9 @@ def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometr
     incomplete group); they appear as gaps.  Returns a dict of DataFrames (see module
     docstring) plus ``references`` (the ids requested from the catalog view).
     """
+    from .normalize import error_model, normalize
+    from .variability import candidates, variability_table
+
     frames = [pd.read_csv(p, dtype={"source_id": str, "group": str, "flags": str}, keep_default_na=False,
                           na_values={c: ["", "nan", "NaN"] for c in COLUMNS if c not in ("source_id", "group", "flags")})
               for p in csv_paths]
@@ -141,6 +143,8 @@ def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometr
 def plot_all(products: dict, out_dir: str, *, photometry: Photometry) -> dict[str, str]:
     """The report plots: candidates' and a sample of references' light curves, the
     correction factor per epoch, and the eta-V plane.  Returns name -> PNG path."""
+    from .plots import plot_chi2_eta, plot_corrections, plot_lightcurves
+
     os.makedirs(out_dir, exist_ok=True)
     lc, var = products["lightcurves"], products["variability"]
     cand = products["candidates"]["source_id"].tolist()

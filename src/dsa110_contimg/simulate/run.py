@@ -115,14 +115,19 @@ def simulate_group(*, simulation: Simulation, telescope: Telescope, truth: dict,
                        out_dir=out_dir, subbands=subbands)
 
 
-def write_group_dir(*, simulation: Simulation, telescope: Telescope, truth_path: str, group_id: str,
-                    out_dir: str) -> list[str]:
-    """Simulate one group into a new directory ``out_dir`` that appears whole (atomically)."""
+def write_day_dir(*, simulation: Simulation, telescope: Telescope, truth_path: str, date: str, out_dir: str) -> list[str]:
+    """Simulate every planned group of UTC ``date`` (``YYYY-MM-DD``) into ``out_dir/<group id>/``;
+    ``out_dir`` appears whole (atomically).  Returns the group directories."""
     with open(truth_path) as fh:
         truth = json.load(fh)
+    groups = [g.group_id for g in plan(simulation=simulation, telescope=telescope) if g.group_id[:10] == date]
+    if not groups:
+        raise ValueError(f"no simulated group on {date} in this configuration's plan")
     with atomic_path(out_dir, is_dir=True) as tmp:
-        simulate_group(simulation=simulation, telescope=telescope, truth=truth, group_id=group_id, out_dir=tmp)
-    return sorted(os.path.join(out_dir, f) for f in os.listdir(out_dir))
+        for k, gid in enumerate(groups):
+            log.info("simulating group %s (%d of %d on %s)", gid, k + 1, len(groups), date)
+            simulate_group(simulation=simulation, telescope=telescope, truth=truth, group_id=gid, out_dir=os.path.join(tmp, gid))
+    return [os.path.join(out_dir, gid) for gid in groups]
 
 
 def write_truth_and_surveys(settings: Settings, *, truth_path: str, catalog_path: str, calibrators_path: str,

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     for d in ("ms", "flags", "caltables", "calibrated", "images", "photometry"):
         for p in glob.glob(os.path.join(results, d, f"{cal}*")) + glob.glob(os.path.join(results, d, f"{sci}*")):
             shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
-    snakemake([f"{results}/sim/raw/{cal}", f"{results}/sim/raw/{sci}"], configs=[cfg_path], cores=args.cores, log=log)
+    snakemake(sorted({f"{results}/sim/raw/{cal[:10]}", f"{results}/sim/raw/{sci[:10]}"}), configs=[cfg_path], cores=args.cores, log=log)
     wall = snakemake([f"{results}/photometry/{sci}.csv", f"{results}/calibrated/{cal}.json"], configs=[cfg_path],
                      cores=args.cores, log=log)
     report = {"layout": layout, "calibrator": cal, "science": sci, "snakemake_wall_s": wall,
