@@ -68,7 +68,7 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
         target = os.path.join(work, "qa") if imaging.skip_fits else fits_prefix
         fits = backend.image(ms_path=image_ms, work_prefix=os.path.join(work, "img"), target=target,
                              imaging=imaging if mask else dataclasses.replace(imaging, nsigma=imaging.nsigma_no_mask),
-                             telescope=telescope, geometry=geom, datacolumn="data" if equalized else datacol, products=product_names(imaging),
+                             telescope=telescope, geometry=geom, datacolumn="data" if image_ms != ms_path else datacol, products=product_names(imaging),
                              cards=cards, vptable=vptable, beam_h5=beam_h5, mask=mask)
         stats = qa.image_stats(fits["image"], fits["residual"])
         if not imaging.export_residual and not imaging.skip_fits:
