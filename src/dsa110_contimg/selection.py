@@ -22,7 +22,7 @@ from .atomic import atomic_path
 from .calibration.calibrators import CalibratorCatalogError, read_catalog, transit_calibrator
 from .calibration.validity import ApplyError, CalSet, select_tables
 from .settings import Settings
-from .simulate.scenario import group_times_jd, plan
+from .simulate.scenario import group_times_jd, plan, sim_day
 from .sky import PointSource
 from .uvh5_io import read_header
 
@@ -30,11 +30,6 @@ from .uvh5_io import read_header
 def raw_dir(settings: Settings) -> str:
     """Directory holding the raw subband files (the simulator's when input_dir is empty)."""
     return settings.input_dir or os.path.join(settings.output_dir, "sim", "raw")
-
-
-def sim_day(group_id: str) -> str:
-    """The UTC date (``YYYY-MM-DD``) of a group id (ISO time): the simulator writes one directory per date."""
-    return group_id[:10]
 
 
 def planned_paths(settings: Settings) -> list[str]:

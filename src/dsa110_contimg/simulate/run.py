@@ -17,7 +17,7 @@ from ..settings import Settings, Simulation, Telescope
 from ..sky import PointSource
 from . import corruptions
 from .catalogs import write_survey_tables
-from .scenario import PlannedGroup, ese_lightcurve, pick_ese_source, plan, sky_model
+from .scenario import PlannedGroup, ese_lightcurve, pick_ese_source, plan, sim_day, sky_model
 from .uvh5_writer import write_group
 
 log = logging.getLogger(__name__)
@@ -120,14 +120,17 @@ def write_day_dir(*, simulation: Simulation, telescope: Telescope, truth_path: s
     ``out_dir`` appears whole (atomically).  Returns the group directories."""
     with open(truth_path) as fh:
         truth = json.load(fh)
-    groups = [g.group_id for g in plan(simulation=simulation, telescope=telescope) if g.group_id[:10] == date]
+    groups = [g for g in plan(simulation=simulation, telescope=telescope) if sim_day(g.group_id) == date]
     if not groups:
         raise ValueError(f"no simulated group on {date} in this configuration's plan")
+    stations = load_stations(telescope.station_file)
     with atomic_path(out_dir, is_dir=True) as tmp:
-        for k, gid in enumerate(groups):
-            log.info("simulating group %s (%d of %d on %s)", gid, k + 1, len(groups), date)
-            simulate_group(simulation=simulation, telescope=telescope, truth=truth, group_id=gid, out_dir=os.path.join(tmp, gid))
-    return [os.path.join(out_dir, gid) for gid in groups]
+        for k, g in enumerate(groups):
+            log.info("simulating group %s (%d of %d on %s)", g.group_id, k + 1, len(groups), date)
+            group_dir = os.path.join(tmp, g.group_id)
+            os.makedirs(group_dir)
+            write_group(g, simulation=simulation, telescope=telescope, stations=stations, truth=truth, out_dir=group_dir)
+    return [os.path.join(out_dir, g.group_id) for g in groups]
 
 
 def write_truth_and_surveys(settings: Settings, *, truth_path: str, catalog_path: str, calibrators_path: str,

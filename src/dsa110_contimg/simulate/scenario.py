@@ -64,6 +64,11 @@ def group_duration_s(*, simulation: Simulation) -> float:
     return simulation.ntimes * simulation.integration_s
 
 
+def sim_day(group_id: str) -> str:
+    """The UTC date (``YYYY-MM-DD``) of a group id (ISO time): the simulator writes one directory per date."""
+    return group_id[:10]
+
+
 def plan(*, simulation: Simulation, telescope: Telescope) -> list[PlannedGroup]:
     """The list of groups the simulator writes, with per-subband file timestamps
     (jitter drawn from ``default_rng([seed, 1])``, uniform in 0..``jitter_s`` s)."""

@@ -37,6 +37,8 @@ import time
 
 import yaml
 
+from ..simulate.scenario import sim_day
+
 REAL_TIME_S = 309.0
 """A DSA-110 group arrives every 309 s."""
 STATION_FILE_DEFAULT = os.path.join("..", "shared", "data", "DSA110_Station_Coordinates.csv")
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     for d in ("ms", "flags", "caltables", "calibrated", "images", "photometry"):
         for p in glob.glob(os.path.join(results, d, f"{cal}*")) + glob.glob(os.path.join(results, d, f"{sci}*")):
             shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
-    snakemake(sorted({f"{results}/sim/raw/{cal[:10]}", f"{results}/sim/raw/{sci[:10]}"}), configs=[cfg_path], cores=args.cores, log=log)
+    snakemake(sorted({f"{results}/sim/raw/{sim_day(cal)}", f"{results}/sim/raw/{sim_day(sci)}"}), configs=[cfg_path], cores=args.cores, log=log)
     wall = snakemake([f"{results}/photometry/{sci}.csv", f"{results}/calibrated/{cal}.json"], configs=[cfg_path],
                      cores=args.cores, log=log)
     report = {"layout": layout, "calibrator": cal, "science": sci, "snakemake_wall_s": wall,
