@@ -291,7 +291,7 @@ def test_imsize_that_cannot_hold_the_beam(img_run):
 def test_wsclean_and_tclean_agree(img_run, tmp_path):
     """The same group through both backends: the 2 Jy source's pbcor flux agrees within 2%."""
     src = img_run["truth"]["sky"][1]
-    fluxes, keys, cards = {}, {}, {}
+    fluxes, keys, cards, beams = {}, {}, {}, {}
     for backend in ("tclean", "wsclean"):
         q = image_group(img_run["ms"], str(tmp_path / backend), img_run, beam_h5=f"{img_run['d']}/beam.h5", backend=backend,
                         export_psf=True)
@@ -303,7 +303,11 @@ def test_wsclean_and_tclean_agree(img_run, tmp_path):
         x0, y0 = WCS(h).celestial.world_to_pixel_values(src["ra_deg"], src["dec_deg"])
         fluxes[backend] = peak_subpixel(img, float(x0), float(y0))[0]
         assert h["IMAGER"] == backend and "BMAJ" in h
+        beams[backend] = (h["BMAJ"] * 3600, h["BMIN"] * 3600, h["BPA"])
     assert fluxes["wsclean"] == pytest.approx(fluxes["tclean"], rel=0.02), fluxes
+    # both restoring beams are Gaussians fitted to the PSF's main lobe above 0.35 (WSClean's own fit is not)
+    assert beams["wsclean"][:2] == pytest.approx(beams["tclean"][:2], rel=0.05), beams
+    assert abs((beams["wsclean"][2] - beams["tclean"][2] + 90) % 180 - 90) < 5, beams
     assert keys["tclean"] == keys["wsclean"] == {"image", "image.pbcor", "pb", "residual", "psf"}
     assert cards["tclean"] == cards["wsclean"] == CARDS
 
@@ -827,3 +831,22 @@ def test_static_beam_plan_without_casa(tmp_path):
     weak = plan_static_beam(sources=[cen], geometry=geo, beams=beams, imaging=dataclasses.replace(imaging, selfcal_min_model_mjy=5000.0),
                             ref_freq_hz=ref, half_width_deg=1.5)
     assert not weak.selfcal and "below" in weak.qa["selfcal"]["skipped"]
+
+
+@pytest.mark.parametrize("bpa", [-75.0, -30.0, 0.0, 45.0, 88.0])
+def test_restoring_beam_fit_against_astropy(bpa):
+    """fit_main_lobe recovers an elliptical Gaussian PSF (drawn by astropy's Gaussian2D, whose
+    theta is counter-clockwise from +x; FITS BPA is from north (+y) through east (-x)) and
+    ignores the sidelobes outside the main lobe."""
+    from astropy.modeling.models import Gaussian2D
+
+    from dsa110_contimg.imaging.restoring_beam import fit_main_lobe
+
+    cell, bmaj, bmin = 10.0, 100.0, 62.0
+    k = 2.0 * np.sqrt(2.0 * np.log(2.0))
+    y, x = np.mgrid[0:129, 0:129]
+    g = Gaussian2D(1.0, 64, 64, bmaj / cell / k, bmin / cell / k, theta=np.radians(bpa + 90.0))
+    psf = g(x, y) + 0.2 * (np.hypot(x - 64, y - 64) > 14) * np.cos(np.hypot(x - 64, y - 64) / 2.0) ** 2
+    got = fit_main_lobe(psf, cell_arcsec=cell)
+    assert got[:2] == pytest.approx((bmaj, bmin), rel=0.01), got
+    assert abs((got[2] - bpa + 90) % 180 - 90) < 0.5, got

@@ -24,6 +24,7 @@ from ..settings import Imaging, Telescope
 from .backends import BackendBase
 from .params import ImagingError
 from .primary_beam import drift_pb, model_pb_on_image, pb_correct
+from .restoring_beam import fit_main_lobe, restore_with
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,10 @@ def run_wsclean(*, ms_path: str, prefix: str, imaging: Imaging, geometry: dict, 
     if res.returncode:
         raise ImagingError(f"wsclean failed on {ms_path} (exit {res.returncode}): {res.stderr[-1500:] or res.stdout[-1500:]}")
     mfs = "-MFS" if imaging.deconvolver == "mtmfs" else ""
-    out = {"image": f"{prefix}{mfs}-image.fits", "residual": f"{prefix}{mfs}-residual.fits", "psf": f"{prefix}{mfs}-psf.fits"}
+    out = {"image": f"{prefix}{mfs}-image.fits", "residual": f"{prefix}{mfs}-residual.fits", "psf": f"{prefix}{mfs}-psf.fits",
+           "model": f"{prefix}{mfs}-model.fits"}
     for k, p in out.items():
-        if not os.path.isfile(p):
+        if k != "model" and not os.path.isfile(p):  # no model without cleaning (niter 0)
             raise ImagingError(f"wsclean wrote no {k} image at {p}")
     return out
 
@@ -95,6 +97,23 @@ def check_grid(image_fits: str, *, ms_path: str, geometry: dict) -> None:
           and abs(got[5] - want[5]) < 1e-2 * cell)
     if not ok or not h["CTYPE1"].endswith("SIN"):
         raise ImagingError(f"{image_fits}: WSClean's grid (CRPIX, CDELT, CRVAL {got}) is not the mask's ({want})")
+
+
+def restore_main_lobe(raw: dict[str, str]) -> str:
+    """Restore WSClean's model onto its residual with the Gaussian fitted to the PSF's main
+    lobe (:mod:`.restoring_beam`: WSClean's own fit is too narrow for DSA-110's PSF, which
+    biased restored peaks low by ~0.25%); returns the new restored image's path."""
+    from astropy.io import fits
+
+    if not os.path.isfile(raw["model"]):
+        return raw["image"]  # nothing was cleaned: the image is the residual
+    with fits.open(raw["psf"]) as hd:
+        psf, cell_arcsec = np.squeeze(hd[0].data), abs(hd[0].header["CDELT2"]) * 3600.0
+    beam = fit_main_lobe(psf, cell_arcsec=cell_arcsec)
+    out = raw["image"].replace("-image.fits", "-restored.fits")
+    restore_with(residual=raw["residual"], model=raw["model"], out=out, beam=beam)
+    log.info("restoring beam fitted to the PSF main lobe: %.1f\" x %.1f\" PA %.1f deg", *beam)
+    return out
 
 
 def image_pb(image_fits: str, ms_path: str, *, beam_h5: str, telescope: Telescope, drift: bool) -> np.ndarray:
@@ -124,6 +143,7 @@ class WscleanBackend(BackendBase):
         raw = run_wsclean(ms_path=ms_path, prefix=work_prefix, imaging=imaging, geometry=geometry, datacolumn=datacolumn,
                           threads=self.threads, mask=mask)
         check_grid(raw["image"], ms_path=ms_path, geometry=geometry)
+        raw["image"] = restore_main_lobe(raw)
         pb = image_pb(raw["image"], ms_path, beam_h5=beam_h5, telescope=telescope, drift=imaging.drift_pb)
         with pyfits.open(raw["image"]) as hd:
             img, hdr = hd[0].data, hd[0].header

@@ -77,7 +77,8 @@ def check_sources(image: np.ndarray, pb: np.ndarray, *, wcs: WCS, freq_hz: float
         if min(sep) < BLEND_BMAJ * bmaj_deg:
             blended += 1
             continue
-        peak, px, py = peak_subpixel(image, float(x), float(y))
+        # the peak within half a beam: a wider box can catch a brighter neighbour's flank
+        peak, px, py = peak_subpixel(image, float(x), float(y), box=max(2, math.ceil(0.5 * bmin_deg / cell_deg)))
         out.append({
             "name": s["name"], "expect_jy": expect, "peak_jy": peak,
             "offset_beam": math.hypot(px - float(x), py - float(y)) * cell_deg / bmin_deg,
