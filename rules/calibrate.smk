@@ -56,8 +56,35 @@ rule solve:
         "../scripts/solve_calibrator.py"
 
 
+rule solve_field:
+    """Gains of a group outside every transit's gain window, solved on the group against the
+    master catalog under the primary beam (K, B and the transit's G applied); a poor solve
+    is recorded, not failed (the apply step falls back)."""
+    input:
+        unpack(solve_field_inputs),
+    output:
+        summary=f"{OUT}/caltables/field/{{group}}.json",
+        tables=directory(f"{OUT}/caltables/field/{{group}}"),
+    params:
+        settings=config_hash(config["calibration"]),
+    log:
+        f"{OUT}/logs/solve_field/{{group}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/solve_field/{{group}}.tsv"
+    priority: 4  # see rule convert
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/dsa110.yaml"
+    script:
+        "../scripts/solve_field.py"
+
+
 rule apply:
-    """applycal of the tables whose windows cover the group's mid-time; checks CORRECTED_DATA."""
+    """applycal of the tables whose windows cover the group's mid-time, or of the group's field
+    gains (or their graded fallback); checks CORRECTED_DATA."""
     input:
         unpack(apply_inputs),
     output:
@@ -80,7 +107,9 @@ rule apply:
 
 
 rule calibration_ledger:
-    """Complete groups that no valid calibration covers, with the reason."""
+    """Every complete group: how it was calibrated (path, tables, ages, grades) or why not."""
+    input:
+        sidecars=calibrated_sidecars,
     output:
         report(f"{OUT}/ledger/calibration.csv", caption="../report/calibration_ledger.rst", category="Calibration"),
     params:

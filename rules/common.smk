@@ -7,7 +7,7 @@ import functools
 
 from dsa110_contimg.imaging.backends import BACKENDS
 from dsa110_contimg.provenance import config_hash
-from dsa110_contimg.selection import calibration_plan, discover_groups, raw_dir, sim_day
+from dsa110_contimg.selection import FIELD, calibration_plan, discover_groups, raw_dir, sim_day
 from dsa110_contimg.settings import Settings
 
 
@@ -112,12 +112,35 @@ def uncalibratable_digest(wildcards=None):
 
 
 def apply_inputs(wildcards):
-    """The solution summaries of the calibrator groups chosen for this group (K, B, G)."""
+    """The solution summaries of the calibrator groups chosen for this group (K, B, G); on
+    the field path also the group's own field solve and the preceding groups' (fallback)."""
+    plan = cal_plan()[wildcards.group]
+    chosen = plan["tables_from"]
+    out = {
+        "ms": f"{OUT}/ms/{wildcards.group}.ms",
+        "flags": f"{OUT}/flags/{wildcards.group}.json",
+        "solutions": sorted({f"{OUT}/caltables/{cal}.json" for kind, cal in chosen.items() if cal != FIELD}),
+    }
+    if plan["path"] == "field":
+        out["field"] = field_solution(wildcards.group)
+        out["previous"] = [field_solution(g) for g in plan["lookback"]]
+    return out
+
+
+def field_solution(group):
+    """The field-gain solve summary of one group (rule solve_field)."""
+    return f"{OUT}/caltables/field/{group}.json"
+
+
+def solve_field_inputs(wildcards):
+    """A field group's MS and flags, its K/B transit's solutions, the master catalog, the beam."""
     chosen = cal_plan()[wildcards.group]["tables_from"]
     return {
         "ms": f"{OUT}/ms/{wildcards.group}.ms",
         "flags": f"{OUT}/flags/{wildcards.group}.json",
-        "solutions": sorted({f"{OUT}/caltables/{cal}.json" for cal in chosen.values()}),
+        "transit": f"{OUT}/caltables/{chosen['B']}.json",
+        "catalog": MASTER_DB,
+        "beam": beam_h5(),
     }
 
 
@@ -129,8 +152,13 @@ def caltable_targets(wildcards=None):
     return [f"{OUT}/caltables/{g}.json" for g in calibrator_groups()]
 
 
+def calibrated_sidecars(wildcards=None):
+    """The apply sidecar of every calibratable group."""
+    return [f"{OUT}/calibrated/{g}.json" for g in calibratable_groups()]
+
+
 def calibrated_targets(wildcards=None):
-    return [f"{OUT}/calibrated/{g}.json" for g in calibratable_groups()] + [f"{OUT}/ledger/calibration.csv"]
+    return calibrated_sidecars() + [f"{OUT}/ledger/calibration.csv"]
 
 
 def image_targets(wildcards=None):

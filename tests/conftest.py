@@ -106,3 +106,38 @@ def sin_wcs(n: int, cell_deg: float, centre_deg=(150.0, 55.0)):
     w.wcs.crpix = [n / 2 + 1, n / 2 + 1]
     w.wcs.cdelt = [-cell_deg, cell_deg]
     return w
+
+
+def simulate_converted(settings, truth: dict, d: str, *, flag: bool = True) -> list[str]:
+    """Every planned group of ``truth`` simulated under ``d/raw/<group>``, converted to
+    ``d/<group>.ms`` and (``flag``) flagged; returns the MS paths in plan order."""
+    from dsa110_contimg.calibration.flagging import flag_ms
+    from dsa110_contimg.conversion.convert import convert_group
+
+    mss = []
+    for g in truth["groups"]:
+        raw = f"{d}/raw/{g['group_id']}"
+        simulate_group(simulation=settings.simulation, telescope=settings.telescope, truth=truth, group_id=g["group_id"], out_dir=raw)
+        ms = f"{d}/{g['group_id']}.ms"
+        convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, telescope=settings.telescope, conversion=settings.conversion)
+        if flag:
+            flag_ms(ms, calibration=settings.calibration)
+        mss.append(ms)
+    return mss
+
+
+def solved_run(cfg: dict, d: str) -> dict:
+    """Truth, every planned group simulated, converted and flagged (:func:`simulate_converted`)
+    and the first (the calibrator transit) solved; returns settings, truth, ms (paths),
+    summary (the transit's solve summary) and cal (the calibrator)."""
+    from dsa110_contimg.calibration import pipeline
+    from dsa110_contimg.sky import PointSource
+
+    settings = Settings.from_config(cfg)
+    truth = write_truth(settings, truth_path=f"{d}/truth.json", catalog_path=f"{d}/sky.csv")
+    mss = simulate_converted(settings, truth, d)
+    s = truth["sky"][0]
+    cal = PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
+    summary = pipeline.solve_calibrator_group(mss[0], calibrator=cal, caldir=f"{d}/cal", telescope=settings.telescope,
+                                              calibration=settings.calibration)
+    return {"settings": settings, "truth": truth, "ms": mss, "summary": summary, "cal": cal}

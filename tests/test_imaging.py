@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import glob
 import math
 import os
 import shutil
@@ -14,15 +13,13 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 from casacore import tables
-from conftest import small_config
+from conftest import small_config, solved_run
 
 from dsa110_contimg.beam.h5model import BeamModelError, read_model, write_airy_model
 from dsa110_contimg.beam.vptable import build_vp_table
 from dsa110_contimg.calibration import apply as ap
 from dsa110_contimg.calibration import pipeline, validity
-from dsa110_contimg.calibration.flagging import flag_ms
 from dsa110_contimg.config import load_config
-from dsa110_contimg.conversion.convert import convert_group
 from dsa110_contimg.geometry import airy_power
 from dsa110_contimg.imaging import pipeline as img_pipeline
 from dsa110_contimg.imaging.params import ImagingError, choose_datacolumn, image_geometry
@@ -30,7 +27,6 @@ from dsa110_contimg.imaging.qa import peak_subpixel
 from dsa110_contimg.imaging.tclean_backend import run_tclean
 from dsa110_contimg.provenance import config_hash
 from dsa110_contimg.settings import Settings
-from dsa110_contimg.simulate.run import simulate_group, write_truth
 from dsa110_contimg.sky import DEFAULT_ALPHA, PointSource
 
 # 26 stations of the two core arms: a compact array, so images stay small and fast
@@ -45,20 +41,8 @@ def img_run(tmp_path_factory):
     # the seed's imager for the unit tests here (the workflow's default, WSClean, is exercised by
     # the wsclean tests below and the end-to-end runs)
     cfg["imaging"].update(niter=3000, threshold="2mJy", pixels_per_beam=5, backend="tclean")
-    settings = Settings.from_config(cfg)
-    truth = write_truth(settings, truth_path=f"{d}/truth.json", catalog_path=f"{d}/sky.csv")
-    mss = []
-    for g in truth["groups"]:
-        raw = f"{d}/raw/{g['group_id']}"
-        simulate_group(simulation=settings.simulation, telescope=settings.telescope, truth=truth, group_id=g["group_id"], out_dir=raw)
-        ms = f"{d}/{g['group_id']}.ms"
-        convert_group(sorted(glob.glob(f"{raw}/*.hdf5")), ms, telescope=settings.telescope, conversion=settings.conversion)
-        flag_ms(ms, calibration=settings.calibration)
-        mss.append(ms)
-    s = truth["sky"][0]
-    cal = PointSource(s["name"], s["ra_deg"], s["dec_deg"], s["flux_jy"], s["alpha"])
-    summary = pipeline.solve_calibrator_group(mss[0], calibrator=cal, caldir=f"{d}/cal", telescope=settings.telescope,
-                                              calibration=settings.calibration)
+    run = solved_run(cfg, d)
+    settings, truth, mss, summary = run["settings"], run["truth"], run["ms"], run["summary"]
     calsets = pipeline.calsets_from_summaries([summary])
     for ms in mss:
         tabs, _ = validity.select_tables(calsets, ap.ms_mid_mjd(ms), bp_validity_h=24.0, gain_validity_h=1.0)
@@ -168,8 +152,8 @@ def test_beam_orientation_on_the_sky(img_run, tmp_path):
     from astropy.coordinates import SkyCoord
     from casatasks import exportfits
 
+    from dsa110_contimg.beam.drift_beam import load_beams, source_beam
     from dsa110_contimg.imaging.primary_beam import model_pb_on_image
-    from dsa110_contimg.imaging.static_beam import load_beams, source_beam
     from dsa110_contimg.msmeta import drift_geometry
 
     cfg, h5 = img_run["cfg"], str(tmp_path / "squint.h5")
@@ -785,8 +769,9 @@ def test_static_beam_plan_without_casa(tmp_path):
     frequency and (bright) a flat spectrum; a bright source outside the image gets A-bar 0
     (removed); a faint one is skipped; a fainter kept one keeps its spectrum; the
     beam-difference visibilities at u = v = w = 0 are S(nu) A(t, nu) - T(nu) A-bar."""
+    from dsa110_contimg.beam.drift_beam import load_beams
     from dsa110_contimg.geometry import angular_separation
-    from dsa110_contimg.imaging.static_beam import load_beams, plan_static_beam
+    from dsa110_contimg.imaging.static_beam import plan_static_beam
     from dsa110_contimg.msmeta import DriftGeometry
 
     write_airy_model(str(tmp_path / "beam.h5"), [1.35e9, 1.4e9, 1.45e9], 4.65, telescope="OVRO_DSA")

@@ -175,3 +175,42 @@ def test_truth_lists_every_injection(corrupted_group):
     assert set(truth["delays_ns"]) == {str(a) for a in truth["active_antennas"]}
     assert truth["dead_antenna"] in truth["active_antennas"]
     assert len(truth["rfi"]["0"]["channels"]) == cfg["simulation"]["corruptions"]["rfi_lines"]
+
+
+def test_strip_sky_crosses_ra_zero_and_gains_drift(tmp_path):
+    """A 3-hour strip whose transit sits at RA 359 deg: the groups' meridian RAs cross 0h, the
+    strip sky has sources at every group's RA at the configured density (Poisson), every RA in
+    [0, 360); the injected gains 3 h after the transit differ from the transit's by tens of
+    degrees in phase and by per cent in amplitude (so the transit's gain table is wrong then)."""
+    from dsa110_contimg.astrometry import meridian_icrs
+    from dsa110_contimg.config import load_config
+    from dsa110_contimg.simulate import corruptions
+    from dsa110_contimg.simulate.run import build_truth
+    from dsa110_contimg.simulate.scenario import group_times_jd
+
+    cfg = load_config(overrides={"output_dir": str(tmp_path), "simulation.n_epochs": 1, "simulation.incomplete_groups": [],
+                                 "simulation.science_groups_per_epoch": 36, "simulation.science_offset_min": 5.2,
+                                 "simulation.field_density_per_deg2": 6.0, "simulation.calibrator.ra_deg": 359.0})
+    s = Settings.from_config(cfg)
+    truth = build_truth(s)
+    groups = plan(simulation=s.simulation, telescope=s.telescope)
+    dec_p = math.radians(s.simulation.pointing_dec_deg)
+    ras = [math.degrees(meridian_icrs(float(group_times_jd(g, simulation=s.simulation).mean()), dec_p, s.telescope.location)[0])
+           for g in groups]
+    assert ras[0] > 355 and ras[-1] < 50, (ras[0], ras[-1])  # crosses 0h
+    field = [x for x in truth["sky"] if x["kind"] == "field"]
+    sra, sdec = np.array([x["ra_deg"] for x in field]), np.array([x["dec_deg"] for x in field])
+    assert ((sra >= 0) & (sra < 360)).all() and (np.abs(sdec - s.simulation.pointing_dec_deg) <= 1.6 + 1e-9).all()
+    for ra in ras:
+        d_ra = (sra - ra + 180.0) % 360.0 - 180.0
+        near = np.hypot(d_ra * np.cos(np.radians(sdec)), sdec - s.simulation.pointing_dec_deg) < 1.0
+        expected = 6.0 * math.pi  # within 1 deg of the group's centre
+        assert abs(near.sum() - expected) < 5 * math.sqrt(expected), (ra, near.sum())
+    drift = []
+    for a in truth["active_antennas"]:
+        g = corruptions.gain(truth, a, np.array([0.0, 3.0]))  # hours since the run start (the transit)
+        drift.append(g[1] / g[0])
+    drift = np.array(drift)
+    rel = drift / np.exp(1j * np.angle(drift.mean(axis=0)))
+    assert np.degrees(np.sqrt(np.mean(np.angle(rel) ** 2))) > 15.0
+    assert np.sqrt(np.mean((np.abs(drift) / np.abs(drift).mean(axis=0) - 1) ** 2)) > 0.01

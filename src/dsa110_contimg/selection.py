@@ -104,6 +104,11 @@ def calibrator_catalog(settings: Settings) -> list[PointSource]:
 def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[str, dict]:
     """Per complete group: mid MJD, the calibrator it transits (or None), and either the
     calibrator group chosen for each table kind (K, B, G) or the reason it cannot be calibrated.
+
+    ``path``: ``transit`` when a transit's G window covers the group, else ``field``
+    (G is :data:`FIELD`: solved on the group, K and B from the transit; ``lookback``:
+    the preceding field-path groups, nearest first, for the apply step's fallback).
+    With ``calibration.field_gains.enabled`` false a group outside every G window is skipped.
     """
     tel, cc = settings.telescope, settings.calibration
     cals = calibrator_catalog(settings)
@@ -119,20 +124,63 @@ def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[s
         info[g.group_id] = {"mid_mjd": mid_jd - 2400000.5, "calibrator": cal.name if cal else None}
     calsets = [CalSet(cal_group=gid, calibrator=v["calibrator"], mid_mjd=v["mid_mjd"], tables={k: gid for k in "KBG"})
                for gid, v in info.items() if v["calibrator"]]
-    for gid, v in info.items():
+    windows = {"bp_validity_h": cc.bp_validity_h, "gain_validity_h": cc.gain_validity_h}
+    field_path: list[str] = []
+    for gid, v in sorted(info.items(), key=lambda kv: kv[1]["mid_mjd"]):
         try:
-            chosen, _ = select_tables(calsets, v["mid_mjd"], bp_validity_h=cc.bp_validity_h, gain_validity_h=cc.gain_validity_h)
-            v["tables_from"] = chosen
+            chosen, _ = select_tables(calsets, v["mid_mjd"], kinds=("K", "B"), **windows)
         except ApplyError as err:
             v["skip"] = str(err)
+            continue
+        try:
+            chosen.update(select_tables(calsets, v["mid_mjd"], kinds=("G",), **windows)[0])
+            v["path"] = "transit"
+        except ApplyError as err:
+            if not cc.field_gains.enabled:
+                v["skip"] = f"{err}; calibration.field_gains.enabled is false"
+                continue
+            chosen["G"] = FIELD
+            v["path"] = "field"
+            n = cc.fallback_lookback_groups
+            v["lookback"] = field_path[-n:][::-1] if n else []
+            field_path.append(gid)
+        v["tables_from"] = chosen
     return info
 
 
-def write_calibration_ledger(cal_plan: dict[str, dict], path: str) -> None:
-    """CSV (group, mid_mjd, reason) of the complete groups that no valid calibration covers."""
+FIELD = "field"
+"""``tables_from["G"]`` of a group whose gains are solved on the group itself."""
+
+
+LEDGER_COLUMNS = ("group", "mid_mjd", "path", "kb_transit", "kb_age_h", "kb_grade", "gain_source", "gain_age_h",
+                  "gain_grade", "field_solve", "note")
+"""``ledger/calibration.csv``: how each complete group was calibrated, or why it was not."""
+
+
+def calibration_ledger_rows(cal_plan: dict[str, dict], sidecars: dict[str, dict]) -> list[dict]:
+    """One row per complete group (:data:`LEDGER_COLUMNS`): from its apply sidecar (``sidecars``:
+    group id -> the ``calibrated/<group>.json`` content) when it was calibrated, else the
+    plan's reason (path ``skipped``)."""
+    rows = []
+    for gid, v in sorted(cal_plan.items()):
+        if "skip" in v or gid not in sidecars:
+            rows.append({"group": gid, "mid_mjd": f"{v['mid_mjd']:.6f}", "path": "skipped",
+                         "note": v.get("skip", "not calibrated (no apply sidecar)")})
+            continue
+        sc = sidecars[gid]
+        kb, gain, fs = sc["tables"]["B"], sc["gain"], sc.get("field")
+        rows.append({"group": gid, "mid_mjd": f"{sc['mid_mjd']:.6f}", "path": sc["path"], "kb_transit": os.path.splitext(kb["cal_group"])[0],
+                     "kb_age_h": f"{kb['age_h']:.2f}", "kb_grade": kb.get("grade", ""), "gain_source": gain["source"],
+                     "gain_age_h": f"{gain['age_h']:.2f}", "gain_grade": gain["grade"],
+                     "field_solve": "" if fs is None else ("good" if fs.get("ok") else "poor"),
+                     "note": sc.get("fallback_reason", "")})
+    return rows
+
+
+def write_calibration_ledger(cal_plan: dict[str, dict], path: str, sidecars: dict[str, dict] | None = None) -> None:
+    """CSV (:data:`LEDGER_COLUMNS`) of every complete group: how it was calibrated (its apply
+    sidecar) or why it was not (the plan's reason), written atomically."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["group", "mid_mjd", "reason"])
-        for gid, v in sorted(cal_plan.items()):
-            if "skip" in v:
-                w.writerow([gid, f"{v['mid_mjd']:.6f}", v["skip"]])
+        w = csv.DictWriter(fh, fieldnames=LEDGER_COLUMNS, restval="")
+        w.writeheader()
+        w.writerows(calibration_ledger_rows(cal_plan, sidecars or {}))

@@ -54,6 +54,22 @@ class Conversion:
 
 
 @dataclass(frozen=True)
+class FieldGains:
+    """Gains solved on a field group against the catalog sky (calibration.field_gains)."""
+
+    enabled: bool
+    model_min_mjy: float  # mJy, catalog flux x peak beam gain
+    model_radius_deg: float
+    min_model_jy: float  # Jy, sum of flux x mean beam
+    phase_solint: str
+    amplitude: bool
+    amp_solint: str
+    minsnr: float
+    max_flagged_fraction: float
+    max_amp_change: float
+
+
+@dataclass(frozen=True)
 class Calibration:
     catalog: str  # calibrator CSV; "" = the simulator's (demo only)
     min_beam_flux_jy: float
@@ -74,6 +90,10 @@ class Calibration:
     model_min_flux_jy: float
     bp_validity_h: float
     gain_validity_h: float
+    field_gains: FieldGains
+    gain_fallback_max_age_h: float
+    fallback_lookback_groups: int
+    age_grades_h: tuple[float, ...]  # fresh, aging, stale limits (h)
 
 
 @dataclass(frozen=True)
@@ -243,6 +263,7 @@ class Simulation:
     n_field_sources: int
     field_radius_deg: float
     field_flux_mjy: tuple[float, ...]
+    field_density_per_deg2: float  # 0: fields around the science groups; > 0: a strip sky
     ese: SimESE
     incomplete_groups: tuple[IncompleteGroup, ...]
     corruptions: Corruptions

@@ -23,13 +23,19 @@ def ms_mid_mjd(ms_path: str) -> float:
     return float(0.5 * (tm[0] + tm[-1]) / 86400.0)
 
 
-def apply(ms_path: str, gaintables: dict) -> dict:
-    """Apply K, B, G (as CASA applycal, through the calibrater tool) to ``ms_path`` (CORRECTED_DATA), then check it; returns statistics.
+def apply(ms_path: str, gaintables: dict | list, interp: list[str] | None = None) -> dict:
+    """Apply the tables (as CASA applycal, through the calibrater tool) to ``ms_path``
+    (CORRECTED_DATA), then check it; returns statistics.  ``gaintables``: {K, B, G: path}
+    (interpolation nearest / nearest,linear / linear), or a list of paths in apply order
+    with ``interp`` (one per table).
 
     Fails loudly when CORRECTED_DATA is non-finite or all zero where unflagged.
     """
-    order = [gaintables[k] for k in KINDS]
-    apply_tables(ms_path, tables=order, interp=["nearest", "nearest,linear", "linear"], applymode="calflag", calwt=False)
+    if isinstance(gaintables, dict):
+        order, interp = [gaintables[k] for k in KINDS], ["nearest", "nearest,linear", "linear"]
+    else:
+        order = list(gaintables)
+    apply_tables(ms_path, tables=order, interp=interp, applymode="calflag", calwt=False)
     return check_corrected(ms_path)
 
 

@@ -24,7 +24,7 @@ from . import apply as apply_mod
 from . import qa, validity
 from .flagging import flag_ms
 from .model import set_calibrator_model
-from .solve import antenna_scores, check_usable, dead_antennas, flag_antennas, pick_refant, solve
+from .solve import CalibrationError, antenna_scores, check_usable, dead_antennas, flag_antennas, pick_refant, solve
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +99,76 @@ def solve_group(ms_path: str, *, calibrator: PointSource, settings: Settings, ca
     return summary
 
 
-def apply_group(ms_path: str, *, solutions: list[str], settings: Settings, sidecar_path: str) -> dict:
-    """Rule ``apply``: choose the valid tables among the solve summaries ``solutions`` (JSON
-    paths) for the group's mid-time, applycal, check CORRECTED_DATA; the sidecar JSON (mid-time,
-    chosen tables and their windows, check statistics, provenance) to ``sidecar_path``."""
+def solve_field_group(ms_path: str, *, transit_path: str, catalog: str, beam_h5: str, settings: Settings, caldir: str,
+                      summary_path: str, threads: int = 1) -> dict:
+    """Rule ``solve_field``: :func:`.field_gains.solve_field` with the transit's K, B and G
+    applied first (``transit_path``: its solve summary JSON) against the master ``catalog``
+    (SQLite) under the beam model ``beam_h5``; tables in ``caldir``, the summary (``ok``,
+    ``reason`` when poor, quality, provenance) to ``summary_path``.  A poor solve is recorded,
+    not raised; an unusable group (too little unflagged data) is recorded the same way."""
+    from ..catalog.build_master import sources_from_master
+    from .field_gains import solve_field
+
+    with open(transit_path) as fh:
+        transit = json.load(fh)
+    applied = [transit["tables"][k] for k in validity.KINDS]
+    try:
+        check_usable(ms_path, settings.calibration.min_unflagged)
+        summary = solve_field(ms_path, caldir=caldir, applied=applied, transit_refant=transit["refant"],
+                              sources=sources_from_master(catalog), beam_h5=beam_h5, telescope=settings.telescope,
+                              calibration=settings.calibration, threads=threads)
+    except CalibrationError as err:
+        os.makedirs(caldir, exist_ok=True)
+        summary = {"ms": ms_path, "mid_mjd": apply_mod.ms_mid_mjd(ms_path), "applied": applied, "tables": {},
+                   "ok": False, "reason": str(err)}
+    summary["transit"] = {"ms": transit["ms"], "mid_mjd": transit["mid_mjd"], "calibrator": transit["calibrator"]}
+    summary["provenance"] = provenance_record(settings.as_dict(), inputs=[ms_path, transit_path, catalog, beam_h5])
+    if not summary["ok"]:
+        log.warning("%s: field gain solve poor: %s", ms_path, summary["reason"])
+    write_json(summary_path, summary)
+    return summary
+
+
+def apply_group(ms_path: str, *, solutions: list[str], settings: Settings, sidecar_path: str, field: str | None = None,
+                previous: list[str] = ()) -> dict:
+    """Rule ``apply``: the tables for the group's mid-time, applycal, check CORRECTED_DATA; the
+    sidecar JSON (mid-time, how the group was calibrated, the tables with their windows,
+    ages and grades, check statistics, provenance) to ``sidecar_path``.
+
+    ``solutions``: the transits' solve summaries (JSON paths).  Without ``field`` (the
+    transit path) K, B and G are the valid transit tables; with ``field`` (this group's
+    field-gain summary) and ``previous`` (the preceding groups'), K and B come from the
+    transit and the gains from :func:`.gain_chain.choose_gains`."""
+    from .gain_chain import choose_gains
+
     cc = settings.calibration
-    summaries = []
-    for path in solutions:
-        with open(path) as fh:
-            summaries.append(json.load(fh))
+    summaries = [_read_json(p) for p in solutions]
     mid = apply_mod.ms_mid_mjd(ms_path)
-    tabs, windows = validity.select_tables(calsets_from_summaries(summaries), mid, bp_validity_h=cc.bp_validity_h,
-                                            gain_validity_h=cc.gain_validity_h)
-    check = apply_mod.apply(ms_path, tabs)
-    sidecar = {"ms": ms_path, "mid_mjd": mid, "tables": windows, "check": check,
-               "provenance": provenance_record(settings.as_dict(), inputs=[ms_path, *tabs.values()])}
+    calsets = calsets_from_summaries(summaries)
+    win = {"bp_validity_h": cc.bp_validity_h, "gain_validity_h": cc.gain_validity_h}
+    if field is None:
+        tabs, windows = validity.select_tables(calsets, mid, **win)
+        order, interp = [tabs[k] for k in validity.KINDS], ["nearest", "nearest,linear", "linear"]
+        age = windows["G"]["age_h"]
+        how = {"path": "transit", "gain": {"source": "transit", "age_h": age, "grade": validity.grade(age, cc.age_grades_h)}}
+    else:
+        _, windows = validity.select_tables(calsets, mid, kinds=("K", "B"), **win)
+        transit = next(s for s in summaries if s["tables"]["B"] == windows["B"]["path"])
+        choice = choose_gains(mid_mjd=mid, transit=transit, field=_read_json(field),
+                              previous=[_read_json(p) for p in previous], calibration=cc)
+        order, interp = choice.pop("tables"), choice.pop("interp")
+        how = choice
+    for kind in ("K", "B"):
+        windows[kind]["grade"] = validity.grade(windows[kind]["age_h"], cc.age_grades_h)
+    check = apply_mod.apply(ms_path, order, interp)
+    sidecar = {"ms": ms_path, "mid_mjd": mid, **how, "applied": order, "tables": windows, "check": check,
+               "provenance": provenance_record(settings.as_dict(), inputs=[ms_path, *order])}
+    log.info("%s: calibrated by the %s path (gains %s, %.1f h, %s)", os.path.basename(ms_path.rstrip("/")), how["path"],
+             how["gain"]["source"], how["gain"]["age_h"], how["gain"]["grade"])
     write_json(sidecar_path, sidecar)
     return sidecar
+
+
+def _read_json(path: str) -> dict:
+    with open(path) as fh:
+        return json.load(fh)

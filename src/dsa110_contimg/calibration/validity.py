@@ -42,19 +42,27 @@ def windows(mid_mjd: float, *, bp_validity_h: float, gain_validity_h: float) -> 
     return {k: (mid_mjd - h, mid_mjd + h) for k, h in half.items()}
 
 
-def select_tables(calsets: list[CalSet], mid_mjd: float, *, bp_validity_h: float, gain_validity_h: float) -> tuple[dict, dict]:
-    """For a science group at ``mid_mjd``: kind -> chosen table path, and kind -> its record
-    (``calibration.bp_validity_h`` / ``gain_validity_h``, hours).
+def nearest_valid(calsets: list[CalSet], mid_mjd: float, kind: str, *, bp_validity_h: float,
+                  gain_validity_h: float) -> CalSet | None:
+    """The calibrator set nearest in time whose ``kind`` window covers ``mid_mjd``, or None."""
+    best = None
+    for cs in calsets:
+        lo, hi = windows(cs.mid_mjd, bp_validity_h=bp_validity_h, gain_validity_h=gain_validity_h)[kind]
+        if lo <= mid_mjd <= hi and (best is None or abs(cs.mid_mjd - mid_mjd) < abs(best.mid_mjd - mid_mjd)):
+            best = cs
+    return best
+
+
+def select_tables(calsets: list[CalSet], mid_mjd: float, *, bp_validity_h: float, gain_validity_h: float,
+                  kinds: tuple[str, ...] = KINDS) -> tuple[dict, dict]:
+    """For a group at ``mid_mjd``: kind -> chosen table path, and kind -> its record
+    (``calibration.bp_validity_h`` / ``gain_validity_h``, hours), for each of ``kinds``.
 
     Raises :class:`ApplyError` naming the missing kind when no window covers the group.
     """
     chosen, info = {}, {}
-    for kind in KINDS:
-        best = None
-        for cs in calsets:
-            lo, hi = windows(cs.mid_mjd, bp_validity_h=bp_validity_h, gain_validity_h=gain_validity_h)[kind]
-            if lo <= mid_mjd <= hi and (best is None or abs(cs.mid_mjd - mid_mjd) < abs(best.mid_mjd - mid_mjd)):
-                best = cs
+    for kind in kinds:
+        best = nearest_valid(calsets, mid_mjd, kind, bp_validity_h=bp_validity_h, gain_validity_h=gain_validity_h)
         if best is None:
             validity = bp_validity_h if kind in ("K", "B") else gain_validity_h
             raise ApplyError(
@@ -64,8 +72,21 @@ def select_tables(calsets: list[CalSet], mid_mjd: float, *, bp_validity_h: float
         lo, hi = windows(best.mid_mjd, bp_validity_h=bp_validity_h, gain_validity_h=gain_validity_h)[kind]
         chosen[kind] = best.tables[kind]
         info[kind] = {"path": best.tables[kind], "calibrator": best.calibrator, "cal_group": best.cal_group,
-                      "cal_mid_mjd": best.mid_mjd, "valid_start_mjd": lo, "valid_end_mjd": hi}
+                      "cal_mid_mjd": best.mid_mjd, "valid_start_mjd": lo, "valid_end_mjd": hi,
+                      "age_h": abs(mid_mjd - best.mid_mjd) * 24.0}
     return chosen, info
+
+
+AGE_GRADES = ("fresh", "aging", "stale")
+
+
+def grade(age_h: float, limits_h) -> str:
+    """``fresh`` / ``aging`` / ``stale`` for a table ``age_h`` hours from the group, by the
+    three limits ``limits_h`` (``calibration.age_grades_h``); ``expired`` beyond the last."""
+    for name, lim in zip(AGE_GRADES, limits_h):
+        if abs(age_h) <= lim:
+            return name
+    return "expired"
 
 
 def register(db_path: str, cs: CalSet, *, bp_validity_h: float, gain_validity_h: float) -> None:

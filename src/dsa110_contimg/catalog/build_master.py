@@ -41,7 +41,7 @@ import pandas as pd
 from .. import __version__
 from ..atomic import atomic_path, write_json
 from ..settings import Catalog, Settings
-from ..sky import REF_FREQ_HZ
+from ..sky import REF_FREQ_HZ, PointSource, alpha_or_default
 from .crossmatch import NU_VLASS_HZ, NVSS_DEFAULT_ERROR_JY, crossmatch
 from .readers import SURVEYS, read_survey
 
@@ -263,6 +263,13 @@ def read_references(db_path: str, view: str) -> pd.DataFrame:
 def read_sources(db_path: str) -> pd.DataFrame:
     """The whole ``sources`` table."""
     return read_references(db_path, "sources")
+
+
+def sources_from_master(db_path: str) -> list[PointSource]:
+    """Every source of the master catalog ``db_path`` as a point source: ``source_id``,
+    ``ra_deg``/``dec_deg``, ``s_nvss`` (Jy at 1.4 GHz), ``alpha`` (missing: -0.7)."""
+    df = read_sources(db_path)
+    return [PointSource(r.source_id, r.ra_deg, r.dec_deg, r.s_nvss, alpha_or_default(r.alpha)) for r in df.itertuples()]
 
 
 def read_meta(db_path: str) -> dict[str, str]:

@@ -16,11 +16,12 @@ import numpy as np
 from casacore import tables
 
 from ..atomic import atomic_path
+from ..beam.drift_beam import load_beams
 from ..msmeta import channel_freqs_hz, drift_geometry
 from ..settings import Imaging, Telescope
 from .chan_average import average_channels, create_averaged_ms
 from .selfcal import selfcal_static_beam
-from .static_beam import StaticBeamPlan, load_beams, plan_static_beam
+from .static_beam import StaticBeamPlan, plan_static_beam
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: Telescope, config_hash: str,
                 vptable: str, beam_h5: str = "", sky_sources=(), overlay=(), workdir: str | None = None,
-                threads: int = 0) -> dict:
+                threads: int = 0, calibration: dict | None = None) -> dict:
     """Image ``ms_path`` into ``<fits_prefix>.{image,image.pbcor,pb}[.residual,.psf].fits`` and
     ``<fits_prefix>.png``; return the QA record.
 
@@ -42,6 +42,8 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
     (point sources, e.g. the simulator's sky): circles on the thumbnail and the sources
     the seed may put into MODEL_DATA.  ``config_hash``: the configuration's hash (CFGHASH card).
     ``threads``: cores for the static beam and the imager (0 = the backend's declaration).
+    ``calibration``: the group's apply sidecar (how it was calibrated: CALPATH, CALGAIN,
+    CALGAGE, CALGRADE cards), or None.
     The QA record holds the settings used (``imaging``).
     """
     backend = BACKENDS[imaging.backend].load()
@@ -64,7 +66,7 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
         mask, n_mask = _clean_mask_step(work, backend=backend, ms_path=ms_path, geometry=geom, imaging=imaging,
                                         telescope=telescope, sky_sources=sky_sources)
         cards = _header_cards(backend, config_hash=config_hash, ms_path=ms_path, datacolumn=datacol, vptable=vptable,
-                              beam_h5=beam_h5, equalized=equalized, n_mask=n_mask)
+                              beam_h5=beam_h5, equalized=equalized, n_mask=n_mask, calibration=calibration)
         target = os.path.join(work, "qa") if imaging.skip_fits else fits_prefix
         fits = backend.image(ms_path=image_ms, work_prefix=os.path.join(work, "img"), target=target,
                              imaging=imaging if mask else dataclasses.replace(imaging, nsigma=imaging.nsigma_no_mask),
@@ -124,8 +126,9 @@ def _clean_mask_step(work: str, *, backend: Backend, ms_path: str, geometry: dic
 
 
 def _header_cards(backend: Backend, *, config_hash: str, ms_path: str, datacolumn: str, vptable: str, beam_h5: str,
-                  equalized: dict | None, n_mask: int) -> dict:
-    """The FITS cards every product carries: provenance, imager, static beam, self-cal, mask."""
+                  equalized: dict | None, n_mask: int, calibration: dict | None = None) -> dict:
+    """The FITS cards every product carries: provenance, imager, static beam, self-cal, mask,
+    and (``calibration``: the group's apply sidecar) how the group was calibrated."""
     beam_input = {"vptable": vptable, "beam_h5": beam_h5 or ""}[backend.beam_input]
     cards = provenance_cards(config_hash, ms_path, software_versions(), datacolumn, beam_input)
     cards["IMAGER"] = backend.name
@@ -134,6 +137,12 @@ def _header_cards(backend: Backend, *, config_hash: str, ms_path: str, datacolum
     cards["SELFCAL"] = (round(sc["phase_rms_deg"], 3) if sc and "phase_rms_deg" in sc else -1.0,
                         "rms self-cal phase (deg); -1 = none")
     cards["CLNMASK"] = (n_mask, "clean mask circles at catalog sources")
+    if calibration:
+        gain = calibration["gain"]
+        cards["CALPATH"] = (calibration["path"], "calibration: transit, field or fallback_*")
+        cards["CALGAIN"] = (gain["source"], "gain tables from: transit, field, previous")
+        cards["CALGAGE"] = (round(float(gain["age_h"]), 3), "age of the gain tables (h)")
+        cards["CALGRADE"] = (gain["grade"], "gain age grade (calibration.age_grades_h)")
     return cards
 
 

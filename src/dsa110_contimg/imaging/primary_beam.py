@@ -81,7 +81,7 @@ def model_pb_on_image(image_fits: str, beam_h5: str) -> np.ndarray:
     direction (the phase centre), at the image's frequency (1.4 GHz if the image has no
     frequency axis): the nearest model frequency's pattern with its angles scaled by
     nu_model / nu_image (a dish pattern scales with wavelength; as the static beam,
-    :func:`.static_beam.source_beam`, does).  Drift-average it with :func:`drift_pb`."""
+    :func:`dsa110_contimg.beam.drift_beam.source_beam`, does).  Drift-average it with :func:`drift_pb`."""
     from astropy.io import fits
     from astropy.wcs import WCS
     from scipy import ndimage

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 PSF_CUTOFF = 0.35
 """Fit the main lobe's pixels above this fraction of the peak (tclean's ``psfcutoff``)."""
+MIN_LOBE_PIXELS = 9
+"""Fewer main-lobe pixels than this cannot fix an ellipse's orientation (a cross of 5 has no
+off-axis pixel); the caller keeps the imager's own beam then."""
 
 
 def fit_main_lobe(psf: np.ndarray, *, cell_arcsec: float, cutoff: float = PSF_CUTOFF) -> tuple[float, float, float]:
@@ -41,8 +44,9 @@ def fit_main_lobe(psf: np.ndarray, *, cell_arcsec: float, cutoff: float = PSF_CU
     psf = psf / psf[py, px]
     labels, _ = ndimage.label(np.nan_to_num(psf) > cutoff)
     yy, xx = np.nonzero(labels == labels[py, px])
-    if yy.size < 6:
-        raise ValueError(f"PSF main lobe has {yy.size} pixels above {cutoff}: too few to fit a beam (cell too coarse?)")
+    if yy.size < MIN_LOBE_PIXELS:
+        raise ValueError(f"PSF main lobe has {yy.size} pixels above {cutoff}: too few to fit an elliptical beam "
+                         f"(fewer than {MIN_LOBE_PIXELS}; the cell is coarse for the beam)")
     dx, dy, val = (xx - px).astype(float), (yy - py).astype(float), psf[yy, xx]
 
     def model(p):

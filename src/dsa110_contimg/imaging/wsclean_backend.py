@@ -109,7 +109,11 @@ def restore_main_lobe(raw: dict[str, str]) -> str:
         return raw["image"]  # nothing was cleaned: the image is the residual
     with fits.open(raw["psf"]) as hd:
         psf, cell_arcsec = np.squeeze(hd[0].data), abs(hd[0].header["CDELT2"]) * 3600.0
-    beam = fit_main_lobe(psf, cell_arcsec=cell_arcsec)
+    try:
+        beam = fit_main_lobe(psf, cell_arcsec=cell_arcsec)
+    except ValueError as err:
+        log.warning("%s: %s; keeping WSClean's restoring beam", raw["psf"], err)
+        return raw["image"]
     out = raw["image"].replace("-image.fits", "-restored.fits")
     restore_with(residual=raw["residual"], model=raw["model"], out=out, beam=beam)
     log.info("restoring beam fitted to the PSF main lobe: %.1f\" x %.1f\" PA %.1f deg", *beam)

@@ -102,7 +102,8 @@ def group_times_jd(g: PlannedGroup, *, simulation: Simulation) -> np.ndarray:
 
 
 def sky_model(*, simulation: Simulation, telescope: Telescope, groups: list[PlannedGroup]) -> list[dict]:
-    """Point sources: the calibrator plus ``n_field_sources`` around each science field.
+    """Point sources: the calibrator plus ``n_field_sources`` around each science field
+    of the first epoch, or (``field_density_per_deg2`` > 0) a strip sky (:func:`strip_sources`).
 
     Each source: name, ra_deg, dec_deg (ICRS), flux_jy at 1.4 GHz, alpha
     (S ~ nu^alpha), kind.  Field sources fall within ``field_radius_deg`` of the
@@ -125,6 +126,8 @@ def sky_model(*, simulation: Simulation, telescope: Telescope, groups: list[Plan
     loc = telescope.location
     lo, hi = (x / 1000.0 for x in sim.field_flux_mjy)
     g_exp = 1.0 - 1.8
+    if sim.field_density_per_deg2 > 0:
+        return out + strip_sources(simulation=sim, telescope=telescope, groups=groups, rng=rng)
     for g in groups:
         if g.epoch != 0 or g.kind != "science":
             continue
@@ -147,6 +150,43 @@ def sky_model(*, simulation: Simulation, telescope: Telescope, groups: list[Plan
                     "kind": "field",
                 }
             )
+    return out
+
+
+def _field_source(ra: float, dec: float, flux: float, rng: np.random.Generator) -> dict:
+    return {"name": f"SIM_J{ra % 360:08.4f}{dec:+08.4f}", "ra_deg": ra % 360.0, "dec_deg": dec, "flux_jy": float(flux),
+            "alpha": float(rng.normal(-0.7, 0.2)), "kind": "field"}
+
+
+def strip_sources(*, simulation: Simulation, telescope: Telescope, groups: list[PlannedGroup],
+                  rng: np.random.Generator) -> list[dict]:
+    """The sky of a drift-scan strip: field sources at ``field_density_per_deg2`` (a Poisson
+    number) uniform on the sphere over the RA the first epoch's groups cover (their meridian
+    RAs at mid-time, padded by ``field_radius_deg`` on the sky) and within
+    ``field_radius_deg`` of the pointing declination; fluxes dN/dS ~ S^-1.8 between
+    ``field_flux_mjy``.  Every epoch sees the same strip (epochs are sidereal days apart).
+    RA is measured from the strip's start and wrapped into [0, 360), so a strip may cross 0h."""
+    sim = simulation
+    first = [g for g in groups if g.epoch == 0] or groups
+    mids = [float(group_times_jd(g, simulation=sim).mean()) for g in first]
+    dec_p = math.radians(sim.pointing_dec_deg)
+    ras = [math.degrees(astrometry.meridian_icrs(m, dec_p, telescope.location)[0]) for m in mids]
+    # unwrap the meridian RAs (they increase with time) so the span is continuous across 0h
+    span = [ras[0] + ((r - ras[0]) % 360.0) for r in ras]
+    lo_dec, hi_dec = sim.pointing_dec_deg - sim.field_radius_deg, sim.pointing_dec_deg + sim.field_radius_deg
+    pad = sim.field_radius_deg / math.cos(math.radians(max(abs(lo_dec), abs(hi_dec))))
+    ra0, ra1 = min(span) - pad, max(span) + pad
+    s_lo, s_hi = math.sin(math.radians(lo_dec)), math.sin(math.radians(hi_dec))
+    area_deg2 = math.radians(ra1 - ra0) * (s_hi - s_lo) * (180.0 / math.pi) ** 2
+    n = int(rng.poisson(sim.field_density_per_deg2 * area_deg2))
+    lo, hi = (x / 1000.0 for x in sim.field_flux_mjy)
+    g_exp = 1.0 - 1.8
+    out = []
+    for _ in range(n):
+        ra = ra0 + (ra1 - ra0) * rng.uniform()
+        dec = math.degrees(math.asin(s_lo + (s_hi - s_lo) * rng.uniform()))
+        flux = (lo**g_exp + rng.uniform() * (hi**g_exp - lo**g_exp)) ** (1 / g_exp)
+        out.append(_field_source(ra, dec, flux, rng))
     return out
 
 
@@ -177,8 +217,10 @@ def pick_ese_source(sky: list[dict], *, min_flux_mjy: float) -> int | None:
     bright = [k for k in field if sky[k]["flux_jy"] * 1000.0 >= min_flux_mjy]
     if not bright:
         return None
-    ra = np.array([sky[k]["ra_deg"] for k in field])
+    ra = np.radians([sky[k]["ra_deg"] for k in field])
     dec = np.array([sky[k]["dec_deg"] for k in field])
-    ra0, dec0 = float(np.median(ra)), float(np.median(dec))
-    dist = [math.hypot((sky[k]["ra_deg"] - ra0) * math.cos(math.radians(dec0)), sky[k]["dec_deg"] - dec0) for k in bright]
+    # the circular mean of RA: a field or strip may straddle 0h
+    ra0, dec0 = math.degrees(math.atan2(np.sin(ra).mean(), np.cos(ra).mean())), float(np.median(dec))
+    dist = [math.hypot(((sky[k]["ra_deg"] - ra0 + 180.0) % 360.0 - 180.0) * math.cos(math.radians(dec0)), sky[k]["dec_deg"] - dec0)
+            for k in bright]
     return bright[int(np.argmin(dist))]

@@ -86,6 +86,59 @@ def check_transit(summary: dict, truth: dict, *, k: dict, b: dict) -> dict:
     }
 
 
+def _solution_near(ct: dict, ant: int, time_s: float) -> tuple[np.ndarray, float] | None:
+    """(complex gain per polarisation, its time in MJD s) of antenna index ``ant`` in caltable
+    dict ``ct`` at the solution nearest ``time_s`` (what applycal's linear interpolation gives
+    outside the solutions' span), or None when that solution is flagged or absent."""
+    rows = np.flatnonzero(ct["antenna"] == ant)
+    if rows.size == 0:
+        return None
+    r = rows[np.argmin(np.abs(ct["time"][rows] - time_s))]
+    if ct["flags"][r, 0].any():
+        return None
+    return ct["values"][r, 0, :], float(ct["time"][r])
+
+
+def check_gains(sidecar: dict, truth: dict) -> dict:
+    """One calibrated group's gains against the injected ones (``sidecar``: its apply JSON).
+
+    The gain tables applied after K and B are the transit's G, then (field path) the field
+    solve's phase and amplitude tables.  K and B are the transit's for both the transit and
+    the group, so what the field tables must undo is the gains' drift since the transit:
+    D_a = g_a(t_group) / g_a(t_transit), with t_transit the time of the transit G solution
+    applycal uses.  Solved drift: the product of the field tables (1 on the transit
+    path).  Their ratio per antenna and polarisation, after removing the array's mean phase
+    and mean amplitude per polarisation (the overall reference), gives ``phase_rms_deg``
+    and ``amp_rms_pct``; ``hours_from_transit`` and ``path`` say what was compared.
+    Antennas without a solution, and the dead antenna, are left out.
+    """
+    applied = sidecar["applied"]
+    transit_g = qa.read_caltable(applied[2])
+    extra = [qa.read_caltable(p) for p in applied[3:]]
+    t_mid = sidecar["mid_mjd"] * 86400.0
+    run_start = truth["run_start_jd"]
+    ratios = []
+    for a in np.unique(transit_g["antenna"]):
+        st = int(a) + 1
+        if str(st) not in truth["gains"] or st == truth["dead_antenna"]:
+            continue
+        tg = _solution_near(transit_g, a, t_mid)
+        sol = [_solution_near(ct, a, t_mid) for ct in extra]
+        if tg is None or any(x is None for x in sol):
+            continue
+        solved = np.prod([x[0] for x in sol], axis=0) if sol else np.ones(2, complex)
+        hours = (np.array([t_mid, tg[1]]) / 86400.0 + 2400000.5 - run_start) * 24.0
+        g = corruptions.gain(truth, st, hours)  # (2 times, 2 pols)
+        drift = g[0] / g[1]
+        ratios.append(solved / drift)
+    r = np.array(ratios)  # (Nant, 2)
+    ph = np.angle(r / np.exp(1j * np.angle(np.mean(r / np.abs(r), axis=0)))[None, :])
+    amp = np.abs(r) / np.mean(np.abs(r), axis=0)[None, :]
+    hours_from_transit = abs(sidecar["mid_mjd"] - sidecar["tables"]["B"]["cal_mid_mjd"]) * 24.0
+    return {"path": sidecar["path"], "hours_from_transit": hours_from_transit, "n_antennas": len(r),
+            "phase_rms_deg": float(np.degrees(np.sqrt(np.mean(ph**2)))), "amp_rms_pct": float(100 * np.sqrt(np.mean((amp - 1) ** 2)))}
+
+
 def check_flags(flag: np.ndarray, ant1: np.ndarray, ant2: np.ndarray, time: np.ndarray, *, rfi: dict,
                 dead_antenna: int) -> dict:
     """Flags of one group's MS (main-table columns FLAG (Nrow, Nchan, 2), ANTENNA1/2 and TIME,
