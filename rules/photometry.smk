@@ -52,7 +52,8 @@ rule forced_photometry:
 
 
 rule lightcurves:
-    """Normalise every light curve against the reference ensemble; variability and ESE candidates."""
+    """Normalise every light curve against the reference ensemble (per image), combine each
+    transit's measurements, then variability and ESE candidates on the per-transit series."""
     input:
         csvs=photometry_csvs,
         db=MASTER_DB,
@@ -61,6 +62,7 @@ rule lightcurves:
         missing=missing_epochs,
     output:
         lightcurves=f"{OUT}/photometry/lightcurves.csv",
+        transits=f"{OUT}/photometry/transits.csv",
         corrections=f"{OUT}/photometry/corrections.csv",
         variability=f"{OUT}/photometry/variability.csv",
         candidates=report(f"{OUT}/photometry/candidates.csv", caption="../report/candidates.rst", category="Photometry"),

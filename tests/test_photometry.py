@@ -218,3 +218,39 @@ def test_forced_photometry_rule_products(tmp_path):
     meta = json.loads(open(side).read())
     assert meta["n_sources"] == 2 and meta["provenance"] == {"p": 2} and meta["settings"] == as_plain(phot)
     assert meta["columns"] == list(t.columns)
+
+
+def test_per_transit_inverse_variance_combination():
+    """Four consecutive groups per transit, three daily transits: each transit's flux is the
+    inverse-variance mean of its usable measurements (flagged and NaN ones left out), a
+    transit with none is a gap, and the variability metrics count transits, not images."""
+    import numpy as np
+    import pandas as pd
+
+    from dsa110_contimg.photometry.transits import per_transit
+    from dsa110_contimg.photometry.variability import variability_table
+    from dsa110_contimg.settings import load_settings
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for day in range(4):
+        for k in range(4):
+            mjd = 61000.0 + day * 0.99727 + k * 309.0 / 86400.0
+            err = 0.01 * (1 + k)
+            flags = "edge" if (day == 1 and k == 3) else ""
+            flux = np.nan if day == 3 else 1.0 + rng.normal(0, err)  # day 3: the image was not normalised
+            rows.append({"source_id": "S", "mjd": mjd, "group": f"g{day}{k}", "ra_deg": 10.0, "dec_deg": 54.0,
+                         "norm_flux_jy": flux, "norm_err_jy": err, "flags": flags, "is_reference": True})
+    lc = pd.DataFrame(rows)
+    tr = per_transit(lc, gap_h=6.0)
+    assert len(tr) == 4 and list(tr["n_measurements"]) == [4, 3, 4, 0]
+    for day in range(3):
+        g = lc[(lc["group"].str[1] == str(day)) & (lc["flags"] == "")]
+        w = 1 / g["norm_err_jy"] ** 2
+        assert tr.loc[day, "norm_flux_jy"] == pytest.approx((w * g["norm_flux_jy"]).sum() / w.sum(), rel=1e-12)
+        assert tr.loc[day, "norm_err_jy"] == pytest.approx(w.sum() ** -0.5, rel=1e-12)
+        assert tr.loc[day, "groups"] == ";".join(g["group"])
+    assert tr.loc[3, "flags"] == "missing" and np.isnan(tr.loc[3, "norm_flux_jy"])
+    assert list(tr["transit"]) == sorted(set(tr["transit"])) and tr["is_reference"].all()
+    var = variability_table(tr.assign(group=tr["transit"]), photometry=load_settings().photometry)
+    assert int(var.loc[0, "n_epochs"]) == 3

@@ -54,8 +54,20 @@ def meridian_icrs(time_jd: float, dec_app_rad: float, loc: EarthLocation):
     This is the phase centre the converter uses: RA = LAST(mid-time), Dec = pointing
     declination, expressed in the apparent frame and converted to ICRS.
     """
-    lst = float(last_rad(time_jd, loc)[0])
-    return apparent_to_icrs(lst, dec_app_rad, time_jd, loc)
+    ra, dec = meridian_icrs_many(time_jd, dec_app_rad, loc)
+    return float(ra[0]), float(dec[0])
+
+
+def meridian_icrs_many(times_jd, dec_app_rad, loc: EarthLocation) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`meridian_icrs` at every time of ``times_jd`` at once (``dec_app_rad``: a value or
+    one per time), radians: one astropy transform for all (a month of groups plans in a
+    fraction of a second instead of ~10 ms each)."""
+    t = np.atleast_1d(np.asarray(times_jd, float))
+    lst = last_rad(t, loc)
+    c = SkyCoord(ra=lst * u.rad, dec=np.broadcast_to(np.asarray(dec_app_rad, float), t.shape) * u.rad,
+                 frame=TETE(obstime=Time(t, format="jd", scale="utc"), location=loc))
+    icrs = c.transform_to(ICRS())
+    return np.asarray(icrs.ra.to_value(u.rad)), np.asarray(icrs.dec.to_value(u.rad))
 
 
 def hadec_of(ra_icrs_rad, dec_icrs_rad, times_jd, loc: EarthLocation):

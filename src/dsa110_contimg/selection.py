@@ -17,7 +17,7 @@ import math
 import os
 
 from . import grouping
-from .astrometry import meridian_icrs
+from .astrometry import meridian_icrs_many
 from .atomic import atomic_path
 from .calibration.calibrators import CalibratorCatalogError, read_catalog, transit_calibrator
 from .calibration.validity import ApplyError, CalSet, select_tables
@@ -114,11 +114,10 @@ def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[s
     cals = calibrator_catalog(settings)
     info: dict[str, dict] = {}
     planned = {g.group_id: g for g in plan(simulation=settings.simulation, telescope=tel)} if settings.simulate else None
-    for g in groups:
-        if not g.ok:
-            continue
-        mid_jd, dec = group_midpoint(settings, g, planned)
-        ra0, dec0 = meridian_icrs(mid_jd, dec, tel.location)
+    ok = [g for g in groups if g.ok]
+    mids = [group_midpoint(settings, g, planned) for g in ok]
+    ras, decs = meridian_icrs_many([m[0] for m in mids], [m[1] for m in mids], tel.location) if ok else ([], [])
+    for g, (mid_jd, _), ra0, dec0 in zip(ok, mids, ras, decs):
         cal = transit_calibrator(cals, ra0_deg=math.degrees(ra0), dec0_deg=math.degrees(dec0),
                                  min_flux_jy=cc.min_beam_flux_jy, dish_m=tel.dish_diameter_m)
         info[g.group_id] = {"mid_mjd": mid_jd - 2400000.5, "calibrator": cal.name if cal else None}

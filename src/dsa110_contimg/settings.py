@@ -188,6 +188,7 @@ class Photometry:
     sigma_dev_min: float
     v_min: float
     min_epochs: int
+    transit_gap_h: float  # measurements further apart (h) are different transits
     min_snr: float
     n_reference_plots: int
 

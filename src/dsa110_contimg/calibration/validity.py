@@ -44,13 +44,15 @@ def windows(mid_mjd: float, *, bp_validity_h: float, gain_validity_h: float) -> 
 
 def nearest_valid(calsets: list[CalSet], mid_mjd: float, kind: str, *, bp_validity_h: float,
                   gain_validity_h: float) -> CalSet | None:
-    """The calibrator set nearest in time whose ``kind`` window covers ``mid_mjd``, or None."""
-    best = None
-    for cs in calsets:
-        lo, hi = windows(cs.mid_mjd, bp_validity_h=bp_validity_h, gain_validity_h=gain_validity_h)[kind]
-        if lo <= mid_mjd <= hi and (best is None or abs(cs.mid_mjd - mid_mjd) < abs(best.mid_mjd - mid_mjd)):
-            best = cs
-    return best
+    """The calibrator set nearest in time whose ``kind`` window covers ``mid_mjd``, or None.
+
+    Every window of a kind has the same half-width around its set's mid-time, so some window
+    covers the group exactly when the nearest set's does."""
+    if not calsets:
+        return None
+    best = min(calsets, key=lambda cs: abs(cs.mid_mjd - mid_mjd))
+    lo, hi = windows(best.mid_mjd, bp_validity_h=bp_validity_h, gain_validity_h=gain_validity_h)[kind]
+    return best if lo <= mid_mjd <= hi else None
 
 
 def select_tables(calsets: list[CalSet], mid_mjd: float, *, bp_validity_h: float, gain_validity_h: float,

@@ -8,10 +8,12 @@ Products of :func:`lightcurves` (all CSV, fluxes in Jy, times MJD UTC):
   on the reference ensemble (``photometry.calibrate_errors``, see
   :func:`.normalize.error_model`), ``flux_err_raw_jy`` is the per-image error before it; science groups whose image is missing get one row
   per source with ``flags = 'missing'`` and NaN fluxes, so each light curve shows the gap;
+- ``transits``: per source and transit, the inverse-variance combination of that transit's
+  normalised measurements (:mod:`.transits`); variability and candidates come from it;
 - ``corrections``: one row per image: ensemble correction factor, its error, references
   used, corrected or why not;
-- ``variability``: one row per source with the metrics of :mod:`.variability` and the
-  ESE verdict;
+- ``variability``: one row per source with the metrics of :mod:`.variability` over its
+  per-transit series and the ESE verdict;
 - ``candidates``: the ESE candidates, most significant first;
 - ``dropped_references``: references rejected, with the reason.
 
@@ -91,6 +93,7 @@ def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometr
     docstring) plus ``references`` (the ids requested from the catalog view).
     """
     from .normalize import error_model, normalize
+    from .transits import per_transit
     from .variability import candidates, variability_table
 
     frames = [pd.read_csv(p, dtype={"source_id": str, "group": str, "flags": str}, keep_default_na=False,
@@ -130,12 +133,14 @@ def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometr
         scale, floor = scale * a2, float(np.hypot(a2 * floor, b2))
         log.info("error model from %d references: sigma' = sqrt((%.3f sigma)^2 + (%.4f S)^2) (second pass a=%.3f b=%.4f)",
                  len(ref_recs), scale, floor, a2, b2)
-    var = variability_table(res.table, photometry=photometry)
-    snr = res.table[res.table["flags"] == ""].groupby("source_id")["snr"].median().rename("median_snr")
+    transits = per_transit(res.table, gap_h=photometry.transit_gap_h)
+    var = variability_table(transits.assign(group=transits["transit"]), photometry=photometry)
+    snr = transits[transits["flags"] == ""].groupby("source_id")["snr"].median().rename("median_snr")
     var = var.merge(snr, left_on="source_id", right_index=True, how="left")
     if photometry.min_snr > 0:
         var.loc[~(var["median_snr"] >= photometry.min_snr), "ese_candidate"] = False
-    return {"lightcurves": res.table, "corrections": res.epochs, "variability": var, "candidates": candidates(var),
+    return {"lightcurves": res.table, "transits": transits, "corrections": res.epochs, "variability": var,
+            "candidates": candidates(var),
             "dropped_references": res.dropped_refs, "references": refs, "error_scale": scale,
             "error_floor": floor, "reference_error_model": ref_recs}
 
@@ -162,7 +167,8 @@ PLOT_FILES = {"candidates": "candidates_lightcurves.png", "references": "referen
               "corrections": "corrections.png", "eta_v": "eta_v.png"}
 """Plot name -> file name inside the plot directory."""
 
-TABLE_FILES = {"lightcurves": "lightcurves.csv", "corrections": "corrections.csv", "variability": "variability.csv",
+TABLE_FILES = {"lightcurves": "lightcurves.csv", "transits": "transits.csv", "corrections": "corrections.csv",
+               "variability": "variability.csv",
                "candidates": "candidates.csv", "dropped_references": "dropped_references.csv"}
 """Product key of :func:`lightcurves` -> CSV file name inside the photometry directory."""
 
@@ -174,6 +180,7 @@ def lightcurve_summary(products: dict, *, n_images: int, missing_groups: Sequenc
     corr, lc = products["corrections"], products["lightcurves"]
     return {
         "n_images": n_images, "missing_groups": list(missing_groups),
+        "n_transits": int(products["transits"]["transit"].nunique()) if len(products["transits"]) else 0,
         "n_sources": int(products["variability"].shape[0]), "references_requested": products["references"],
         "references_used": sorted(lc.loc[lc["is_reference"], "source_id"].unique().tolist()),
         "references_dropped": products["dropped_references"].to_dict(orient="records"),

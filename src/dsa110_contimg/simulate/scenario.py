@@ -79,18 +79,19 @@ def plan(*, simulation: Simulation, telescope: Telescope) -> list[PlannedGroup]:
     t0 = transit_jd(cal.ra_deg, sim.pointing_dec_deg, sim.start_date, telescope=telescope)
     # (epoch, kind, index) -> subbands not written; a group not listed here is complete
     drops = {(d.epoch, d.kind, d.index): list(d.drop_subbands) for d in sim.incomplete_groups}
-    groups: list[PlannedGroup] = []
+    starts = []  # (epoch, kind, index within the epoch, start JD), in time order per epoch
     for e in range(sim.n_epochs):
         base = t0 + e * SIDEREAL_DAY_S / 86400.0
-        starts = [("calibrator", 0, base - dur / 2 / 86400.0)]
+        starts.append((e, "calibrator", 0, base - dur / 2 / 86400.0))
         sci0 = base + sim.science_offset_min * 60.0 / 86400.0
-        for k in range(sim.science_groups_per_epoch):
-            starts.append(("science", k, sci0 + k * dur / 86400.0))
-        for kind, k, start in starts:
-            jit = rng.uniform(0.0, sim.jitter_s, N_SUBBANDS)
-            t = Time(start, format="jd", scale="utc").to_datetime(timezone=timezone.utc)
-            ftimes = {sb: (t + timedelta(seconds=float(jit[sb]))).strftime(TIMESTAMP_FMT) for sb in range(N_SUBBANDS)}
-            groups.append(PlannedGroup(len(groups), e, kind, start, ftimes, drops.get((e, kind, k), [])))
+        starts += [(e, "science", k, sci0 + k * dur / 86400.0) for k in range(sim.science_groups_per_epoch)]
+    # one astropy conversion for every group (a month of groups: ~0.1 s instead of ~5 s)
+    utc = Time([s[3] for s in starts], format="jd", scale="utc").to_datetime(timezone=timezone.utc) if starts else []
+    groups: list[PlannedGroup] = []
+    for (e, kind, k, start), t in zip(starts, utc):
+        jit = rng.uniform(0.0, sim.jitter_s, N_SUBBANDS)
+        ftimes = {sb: (t + timedelta(seconds=float(jit[sb]))).strftime(TIMESTAMP_FMT) for sb in range(N_SUBBANDS)}
+        groups.append(PlannedGroup(len(groups), e, kind, start, ftimes, drops.get((e, kind, k), [])))
     return groups
 
 
@@ -169,8 +170,7 @@ def strip_sources(*, simulation: Simulation, telescope: Telescope, groups: list[
     sim = simulation
     first = [g for g in groups if g.epoch == 0] or groups
     mids = [float(group_times_jd(g, simulation=sim).mean()) for g in first]
-    dec_p = math.radians(sim.pointing_dec_deg)
-    ras = [math.degrees(astrometry.meridian_icrs(m, dec_p, telescope.location)[0]) for m in mids]
+    ras = np.degrees(astrometry.meridian_icrs_many(mids, math.radians(sim.pointing_dec_deg), telescope.location)[0]).tolist()
     # unwrap the meridian RAs (they increase with time) so the span is continuous across 0h
     span = [ras[0] + ((r - ras[0]) % 360.0) for r in ras]
     lo_dec, hi_dec = sim.pointing_dec_deg - sim.field_radius_deg, sim.pointing_dec_deg + sim.field_radius_deg

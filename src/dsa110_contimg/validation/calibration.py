@@ -183,7 +183,13 @@ def check_calibration(run: str) -> dict:
             f, a1, a2, tm = t.getcol("FLAG"), t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("TIME")
         flagging[gid] = {"kind": g["kind"], **check_flags(f, a1, a2, tm, rfi=truth["rfi"][str(g["index"])],
                                                           dead_antenna=truth["dead_antenna"])}
-    return {"transits": transits, "flagging": flagging}
+    gains = {}
+    for path in sorted(glob.glob(os.path.join(run, "calibrated", "*.json"))):
+        with open(path) as fh:
+            sc = json.load(fh)
+        if "gain" in sc and len(sc.get("applied", [])) >= 3:  # sidecars of this version
+            gains[os.path.basename(path)[:-5]] = check_gains(sc, truth)
+    return {"transits": transits, "flagging": flagging, "gains": gains}
 
 
 def format_calibration(report: dict) -> list[str]:
@@ -195,6 +201,20 @@ def format_calibration(report: dict) -> list[str]:
                      f"B flagged on working antennas {c['b_flagged_working_pct']:.1f}% "
                      f"({c['b_flagged_working_usable_pct']:.1f}% outside RFI-flagged channels), "
                      f"dead antenna flagged: {c['dead_antenna_flagged']}")
+    gains = report.get("gains", {})
+    if gains:
+        lines.append("gains of every calibrated group against the injected ones (drift since the transit; "
+                     "mean phase and amplitude removed):")
+        for gid, c in gains.items():
+            lines.append(f"  {gid}: {c['path']:17s} {c['hours_from_transit']:5.2f} h from the transit: "
+                         f"phase {c['phase_rms_deg']:5.2f} deg rms, amplitude {c['amp_rms_pct']:5.2f}% rms ({c['n_antennas']} antennas)")
+        for label, sel in (("1-12 h from the transit", lambda c: 1.0 <= c["hours_from_transit"] <= 12.0),
+                           ("within 1 h", lambda c: c["hours_from_transit"] < 1.0)):
+            for path in sorted({c["path"] for c in gains.values()}):
+                cs = [c for c in gains.values() if c["path"] == path and sel(c)]
+                if cs:
+                    lines.append(f"  {label}, {path}: {len(cs)} groups, phase rms max {max(c['phase_rms_deg'] for c in cs):.2f} deg "
+                                 f"(goal <= 2), amplitude rms max {max(c['amp_rms_pct'] for c in cs):.2f}% (goal <= 1)")
     lines.append("flagging:")
     for gid, c in report["flagging"].items():
         lines.append(f"  {gid} ({c['kind']}): injected RFI flagged {c['rfi_flagged_pct']:.1f}%, "
