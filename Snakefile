@@ -25,4 +25,4 @@ rule all:
         ms_targets,
         calibrated_targets,
         image_targets,
-        rules.photometry.input,
+        photometry_targets,

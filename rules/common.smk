@@ -5,6 +5,8 @@
 # calibrator catalog, and a target that does names the missing key in its error.
 import functools
 
+from snakemake.logging import logger
+
 from dsa110_contimg.imaging.backends import BACKENDS
 from dsa110_contimg.provenance import config_hash
 from dsa110_contimg.selection import FIELD, calibration_plan, discover_groups, raw_dir, sim_day
@@ -159,6 +161,23 @@ def calibrated_sidecars(wildcards=None):
 
 def calibrated_targets(wildcards=None):
     return calibrated_sidecars() + [f"{OUT}/ledger/calibration.csv"]
+
+
+NOTHING_TO_IMAGE = (
+    "no group of the range can be imaged ({complete} complete of {found} found; {calibrated} calibratable, "
+    "{calibrators} of them calibrator transits): see {out}/ledger/groups.csv and {out}/ledger/calibration.csv "
+    "for each group's reason. Only the MS, calibration and ledgers are made; no images or light curves."
+)
+
+
+def photometry_targets(wildcards=None):
+    """The light-curve products, when some group of the range can be imaged; else nothing,
+    and one message that says why (the ledgers hold each group's reason)."""
+    if science_groups():
+        return rules.lightcurves.output
+    logger.warning(NOTHING_TO_IMAGE.format(complete=len(complete_groups()), found=len(GROUPS), out=OUT,
+                                           calibrated=len(calibratable_groups()), calibrators=len(calibrator_groups())))
+    return []
 
 
 def image_targets(wildcards=None):

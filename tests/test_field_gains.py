@@ -177,3 +177,23 @@ def test_poor_field_solve_falls_back_with_its_record(field_run):
     assert sc2["path"] == "fallback_previous" and sc2["gain"]["grade"] == "fresh" and 0.02 < sc2["gain"]["age_h"] < 0.2
     assert check_gains(sc2, field_run["truth"])["phase_rms_deg"] < 3.0
     assert copy.deepcopy(sc2)["applied"][-2:] == [f"{d}/prev/p.G", f"{d}/prev/ap.G"]
+
+
+def test_one_calibrator_group_per_transit(tmp_path):
+    """Contiguous groups through a transit: the calibrator is above min_beam_flux_jy in several,
+    but only the group nearest the meridian crossing is solved; the others are fields within
+    its gain window."""
+    cfg = small_config(str(tmp_path), science_groups_per_epoch=5, science_offset_min=5.2, ntimes=24, n_epochs=2)
+    s = Settings.from_config(cfg)
+    groups = discover_groups(s, read=False)
+    plan = calibration_plan(s, groups)
+    cal_groups = [g for g, v in plan.items() if v["calibrator"]]
+    transits = sorted(p.group_id for p in _planned(s) if p.kind == "calibrator")
+    assert cal_groups == transits and len(cal_groups) == 2
+    assert {v["path"] for g, v in plan.items() if g not in cal_groups} == {"transit"}  # 5-30 min away: G window
+
+
+def _planned(s):
+    from dsa110_contimg.simulate.scenario import plan
+
+    return plan(simulation=s.simulation, telescope=s.telescope)

@@ -254,3 +254,19 @@ def test_per_transit_inverse_variance_combination():
     assert list(tr["transit"]) == sorted(set(tr["transit"])) and tr["is_reference"].all()
     var = variability_table(tr.assign(group=tr["transit"]), photometry=load_settings().photometry)
     assert int(var.loc[0, "n_epochs"]) == 3
+
+
+def test_variability_of_an_empty_table():
+    """No measurement at all (a range with no image): an empty verdict table, not a KeyError."""
+    import pandas as pd
+
+    from dsa110_contimg.photometry.transits import COLUMNS, per_transit
+    from dsa110_contimg.photometry.variability import variability_table
+    from dsa110_contimg.settings import load_settings
+
+    empty = pd.DataFrame(columns=["source_id", "mjd", "group", "ra_deg", "dec_deg", "norm_flux_jy", "norm_err_jy", "flags",
+                                  "is_reference"])
+    tr = per_transit(empty, gap_h=6.0)
+    assert list(tr.columns) == COLUMNS and tr.empty
+    var = variability_table(tr.assign(group=tr["transit"]), photometry=load_settings().photometry)
+    assert var.empty and {"source_id", "significance", "ese_candidate"} <= set(var.columns)

@@ -312,3 +312,23 @@ def test_real_data_conversion_needs_no_calibration_settings(tmp_path):
     assert res.returncode != 0
     assert "calibration.catalog must be set" in text and "snakemake ms" in text
     assert text.count("calibration.catalog must be set") <= 3, text  # one message, not one per rule
+
+
+def test_range_with_nothing_to_image_ends_with_ledgers_and_one_message(tmp_path):
+    """A range holding only a calibrator transit: the run succeeds, writes both ledgers, says
+    once why nothing is imaged, and makes no image or light curve (no job dies on an empty table)."""
+    cfgfile = small_workflow_config(tmp_path)
+    cfg = yaml.safe_load(open(cfgfile))
+    cfg["simulation"].update(science_groups_per_epoch=0, incomplete_groups=[])
+    with open(cfgfile, "w") as fh:
+        yaml.safe_dump(cfg, fh, sort_keys=False)
+    res = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=300)
+    text = output(res)
+    assert res.returncode == 0, text[-5000:]
+    assert text.count("no group of the range can be imaged") == 1, text[-3000:]
+    out = cfg["output_dir"]
+    with open(os.path.join(out, "ledger", "calibration.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["path"] for r in rows] == ["transit"] and rows[0]["gain_grade"] == "fresh"
+    assert os.path.isfile(os.path.join(out, "ledger", "groups.csv"))
+    assert not os.path.exists(os.path.join(out, "images")) and not os.path.exists(os.path.join(out, "photometry"))

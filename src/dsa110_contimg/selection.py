@@ -19,7 +19,7 @@ import os
 from . import grouping
 from .astrometry import meridian_icrs_many
 from .atomic import atomic_path
-from .calibration.calibrators import CalibratorCatalogError, read_catalog, transit_calibrator
+from .calibration.calibrators import CalibratorCatalogError, beam_weighted_flux, read_catalog, transit_calibrator
 from .calibration.validity import ApplyError, CalSet, select_tables
 from .settings import Settings
 from .simulate.scenario import group_times_jd, plan, sim_day
@@ -117,10 +117,15 @@ def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[s
     ok = [g for g in groups if g.ok]
     mids = [group_midpoint(settings, g, planned) for g in ok]
     ras, decs = meridian_icrs_many([m[0] for m in mids], [m[1] for m in mids], tel.location) if ok else ([], [])
+    weight: dict[str, float] = {}
     for g, (mid_jd, _), ra0, dec0 in zip(ok, mids, ras, decs):
         cal = transit_calibrator(cals, ra0_deg=math.degrees(ra0), dec0_deg=math.degrees(dec0),
                                  min_flux_jy=cc.min_beam_flux_jy, dish_m=tel.dish_diameter_m)
         info[g.group_id] = {"mid_mjd": mid_jd - 2400000.5, "calibrator": cal.name if cal else None}
+        if cal:
+            weight[g.group_id] = beam_weighted_flux(cal, ra0_deg=math.degrees(ra0), dec0_deg=math.degrees(dec0),
+                                                    dish_m=tel.dish_diameter_m)
+    _one_group_per_transit(info, weight)
     calsets = [CalSet(cal_group=gid, calibrator=v["calibrator"], mid_mjd=v["mid_mjd"], tables={k: gid for k in "KBG"})
                for gid, v in info.items() if v["calibrator"]]
     windows = {"bp_validity_h": cc.bp_validity_h, "gain_validity_h": cc.gain_validity_h}
@@ -145,6 +150,28 @@ def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[s
             field_path.append(gid)
         v["tables_from"] = chosen
     return info
+
+
+def _one_group_per_transit(info: dict[str, dict], weight: dict[str, float]) -> None:
+    """Keep, of the consecutive groups that see the same calibrator (a transit lasts ~10
+    groups above ``min_beam_flux_jy``), the one where its beam-weighted flux ``weight`` is
+    largest (nearest the meridian); the others become fields within its gain window.
+    Groups of one transit are less than 2 h apart; transits of a calibrator a sidereal day."""
+    by_cal: dict[str, list[str]] = {}
+    for gid, v in sorted(info.items(), key=lambda kv: kv[1]["mid_mjd"]):
+        if v["calibrator"]:
+            by_cal.setdefault(v["calibrator"], []).append(gid)
+    for gids in by_cal.values():
+        run = [gids[0]]
+        for gid in gids[1:] + [None]:
+            if gid is not None and (info[gid]["mid_mjd"] - info[run[-1]]["mid_mjd"]) * 24.0 < 2.0:
+                run.append(gid)
+                continue
+            best = max(run, key=lambda g: weight[g])
+            for g in run:
+                if g != best:
+                    info[g]["calibrator"] = None
+            run = [gid]
 
 
 FIELD = "field"

@@ -175,7 +175,8 @@ def variability_table(
     df = lc
     if drop_flagged and "flags" in df.columns:
         tokens = df["flags"].fillna("").astype(str).str.split(";")
-        df = df[tokens.map(lambda ts: all(t.strip() in keep_flags for t in ts if t.strip()))]
+        # a boolean array: an empty object Series would select columns instead of rows
+        df = df[tokens.map(lambda ts: all(t.strip() in keep_flags for t in ts if t.strip())).to_numpy(bool)]
     if "mjd" in df.columns:
         df = df.sort_values("mjd", kind="stable")
     rows = []
