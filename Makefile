@@ -8,7 +8,7 @@ CORES  ?= 2
 export CASASITECONFIG := $(CURDIR)/config/casa/casasiteconfig.py
 export MPLBACKEND := Agg
 
-.PHONY: venv system-deps run test lint dryrun bench bench-conversion report truth clean seeds
+.PHONY: venv system-deps run test lint dryrun bench bench-conversion report truth clean seeds strip
 
 venv: $(VENV)/.installed
 
@@ -57,6 +57,11 @@ bench-conversion: venv
 truth: venv
 	$(BIN)/python -m dsa110_contimg.tools.truth results
 
+## strip: a simulated drift-scan strip (config/strip.yaml: transit + 3 h of groups a day), then its truth figures
+strip: venv system-deps
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --configfile config/config.yaml config/strip.yaml all
+	$(BIN)/python -m dsa110_contimg.tools.truth strip
+
 ## seeds: the demo with simulator seeds 1, 2, 3 (~25 min): ESE detections and false positives
 seeds: venv
 	$(BIN)/python -m dsa110_contimg.tools.ese_seeds --seeds 1 2 3 --cores $(CORES) --out-root seeds
@@ -65,4 +70,4 @@ report: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html all
 
 clean:
-	rm -rf results .snakemake bench/work bench/chain
+	rm -rf results strip .snakemake bench/work bench/chain
