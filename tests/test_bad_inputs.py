@@ -404,3 +404,27 @@ def test_convert_no_files(corrupted_group, tmp_path):
     cfg = corrupted_group[0]
     with pytest.raises(ConversionError, match="no subband files"):
         convert([], str(tmp_path / "x.ms"), cfg)
+
+
+def test_header_cache_reads_each_file_once_and_sees_changes(group_copy, tmp_path, monkeypatch):
+    """Discovery through the header cache: the first pass opens all 16 files, the next opens
+    none (h5py is never called) and gives the same verdict; a file damaged afterwards (new size
+    and mtime) is read again and marks the group unreadable, naming the file."""
+    from dsa110_contimg.header_cache import HeaderCache
+
+    _cfg, _truth, files = group_copy
+    db = str(tmp_path / "cache" / "headers.sqlite3")
+    cache = HeaderCache(db)
+    (g,) = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16, cache=cache)
+    assert g.ok and cache.reads == 16
+    cache.close()
+    cache = HeaderCache(db)
+    with monkeypatch.context() as m:
+        m.setattr(h5py, "File", lambda *a, **k: (_ for _ in ()).throw(AssertionError("file opened")))
+        (g2,) = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16, cache=cache)
+    assert g2.ok and cache.reads == 0
+    assert cache.header(files[0]).nfreqs == read_header(files[0]).nfreqs
+    bad = by_subband(files)[5]
+    truncate_half(bad)
+    (g3,) = grouping.discover(raw_dir_of(files), tolerance_s=30.0, expected=16, cache=cache)
+    assert cache.reads == 1 and not g3.ok and bad in g3.reason and "truncated or corrupt" in g3.reason

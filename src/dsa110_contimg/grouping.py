@@ -87,15 +87,17 @@ def check_complete(groups: list[Group], expected: int) -> list[Group]:
     return groups
 
 
-def check_readable(groups: list[Group], time_tol_s: float = 1.0) -> list[Group]:
-    """Open every file of the complete groups; mark unreadable or inconsistent groups."""
+def check_readable(groups: list[Group], time_tol_s: float = 1.0, cache=None) -> list[Group]:
+    """Open every file of the complete groups; mark unreadable or inconsistent groups.
+    ``cache``: a :class:`~dsa110_contimg.header_cache.HeaderCache` (headers of unchanged files
+    are not read again), or None."""
     for g in groups:
         if not g.ok:
             continue
         headers = []
         for sb, p in sorted(g.files.items()):
             try:
-                headers.append(read_header(p))
+                headers.append(cache.header(p) if cache is not None else read_header(p))
             except UVH5Error as err:
                 g.reason = f"unreadable: {err}"
                 break
@@ -123,16 +125,17 @@ def consistency_problem(headers, time_tol_s: float = 1.0) -> str | None:
 
 
 def discover(input_dir: str, *, tolerance_s: float, expected: int, start: str = "", end: str = "",
-             read: bool = True) -> list[Group]:
+             read: bool = True, cache=None) -> list[Group]:
     """All groups under ``input_dir`` in [start, end] (empty = open), each complete or with a reason;
-    ``tolerance_s`` and ``expected`` as ``group_tolerance_s`` and ``expected_subbands``."""
+    ``tolerance_s`` and ``expected`` as ``group_tolerance_s`` and ``expected_subbands``;
+    ``cache``: headers already checked (:func:`check_readable`)."""
     if not os.path.isdir(input_dir):
         raise FileNotFoundError(f"input_dir {input_dir!r} does not exist; set input_dir in the config")
     paths = sorted(glob.glob(os.path.join(input_dir, "**", "*_sb[0-9][0-9].hdf5"), recursive=True))
     groups = select_range(cluster(paths, tolerance_s), start, end)
     check_complete(groups, expected)
     if read:
-        check_readable(groups)
+        check_readable(groups, cache=cache)
     return groups
 
 

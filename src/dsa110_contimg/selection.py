@@ -21,6 +21,7 @@ from .astrometry import meridian_icrs_many
 from .atomic import atomic_path
 from .calibration.calibrators import CalibratorCatalogError, beam_weighted_flux, read_catalog, transit_calibrator
 from .calibration.validity import ApplyError, CalSet, select_tables
+from .header_cache import HeaderCache
 from .settings import Settings
 from .simulate.scenario import group_times_jd, plan, sim_day
 from .sky import PointSource
@@ -56,17 +57,28 @@ def discover_groups(settings: Settings, *, read: bool | None = None) -> list[gro
         if read:
             grouping.check_readable(groups)
         return groups
-    return grouping.discover(
-        raw_dir(settings),
-        start=settings.start,
-        end=settings.end,
-        tolerance_s=settings.group_tolerance_s,
-        expected=settings.expected_subbands,
-        read=read,
-    )
+    cache = header_cache(settings)
+    try:
+        return grouping.discover(
+            raw_dir(settings),
+            start=settings.start,
+            end=settings.end,
+            tolerance_s=settings.group_tolerance_s,
+            expected=settings.expected_subbands,
+            read=read,
+            cache=cache,
+        )
+    finally:
+        cache.close()
 
 
-def group_midpoint(settings: Settings, group: grouping.Group, planned: dict | None = None) -> tuple[float, float]:
+def header_cache(settings: Settings) -> HeaderCache:
+    """The UVH5 header cache of a real-data run (``<output_dir>/.cache/uvh5_headers.sqlite3``)."""
+    return HeaderCache(os.path.join(settings.output_dir, ".cache", "uvh5_headers.sqlite3"))
+
+
+def group_midpoint(settings: Settings, group: grouping.Group, planned: dict | None = None,
+                   cache: HeaderCache | None = None) -> tuple[float, float]:
     """(mid-time JD, pointing declination in radians) of a group, without reading its data.
 
     Simulated: from the plan (``planned``: group id -> PlannedGroup, computed once by the
@@ -79,7 +91,8 @@ def group_midpoint(settings: Settings, group: grouping.Group, planned: dict | No
             planned = {g.group_id: g for g in plan(simulation=sim, telescope=settings.telescope)}
         t = group_times_jd(planned[group.group_id], simulation=sim)
         return float(0.5 * (t[0] + t[-1])), math.radians(sim.pointing_dec_deg)
-    h = read_header(group.files[min(group.files)], digest=False)
+    first = group.files[min(group.files)]
+    h = cache.header(first) if cache is not None else read_header(first, digest=False)
     return 0.5 * (h.time_first_jd + h.time_last_jd), float(h.extra_keywords["phase_center_dec"])
 
 
@@ -115,7 +128,12 @@ def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[s
     info: dict[str, dict] = {}
     planned = {g.group_id: g for g in plan(simulation=settings.simulation, telescope=tel)} if settings.simulate else None
     ok = [g for g in groups if g.ok]
-    mids = [group_midpoint(settings, g, planned) for g in ok]
+    cache = None if settings.simulate else header_cache(settings)
+    try:
+        mids = [group_midpoint(settings, g, planned, cache) for g in ok]
+    finally:
+        if cache is not None:
+            cache.close()
     ras, decs = meridian_icrs_many([m[0] for m in mids], [m[1] for m in mids], tel.location) if ok else ([], [])
     weight: dict[str, float] = {}
     for g, (mid_jd, _), ra0, dec0 in zip(ok, mids, ras, decs):
