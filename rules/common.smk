@@ -58,9 +58,17 @@ def convert_inputs(wildcards):
 
 def group_mb(wildcards):
     """UVH5 size (MB) of one group: the files on disk, or the simulation's shape (known before they exist)."""
+    return _group_mb(wildcards.group)
+
+
+@functools.cache
+def _group_mb(group):
+    """group_mb by group id, once per group (convert and image both ask; a month has 8,640 groups)."""
     from dsa110_contimg.conversion.workers import files_mb, simulated_group_mb
 
-    return simulated_group_mb(SETTINGS.simulation) if SIMULATE else files_mb(group_files(wildcards))
+    if SIMULATE:
+        return simulated_group_mb(SETTINGS.simulation)
+    return files_mb([p for _, p in sorted(GROUPS[group].files.items())])
 
 
 def convert_threads(wildcards):
@@ -85,7 +93,15 @@ def ledger_inputs(wildcards):
 
 
 def ms_targets(wildcards=None):
-    return [f"{OUT}/ms/{gid}.ms" for gid in complete_groups()] + [f"{OUT}/ledger/groups.csv"]
+    """Every complete group's MS (with keep_ms: false its conversion summary, so the MS stays
+    temporary), and the ledger."""
+    ext = "ms" if SETTINGS.keep_ms else "json"
+    return [f"{OUT}/ms/{gid}.{ext}" for gid in complete_groups()] + [f"{OUT}/ledger/groups.csv"]
+
+
+def ms_output(path):
+    """The convert rule's MS output: a directory, temporary unless keep_ms."""
+    return directory(path) if SETTINGS.keep_ms else temp(directory(path))
 
 
 @functools.cache

@@ -32,7 +32,7 @@ rule convert:
     input:
         unpack(convert_inputs),
     output:
-        ms=directory(f"{OUT}/ms/{{group}}.ms"),
+        ms=ms_output(f"{OUT}/ms/{{group}}.ms"),  # temporary with keep_ms: false
         summary=f"{OUT}/ms/{{group}}.json",
     params:
         files=group_files,

@@ -332,3 +332,21 @@ def test_range_with_nothing_to_image_ends_with_ledgers_and_one_message(tmp_path)
     assert [r["path"] for r in rows] == ["transit"] and rows[0]["gain_grade"] == "fresh"
     assert os.path.isfile(os.path.join(out, "ledger", "groups.csv"))
     assert not os.path.exists(os.path.join(out, "images")) and not os.path.exists(os.path.join(out, "photometry"))
+
+
+def test_keep_ms_false_deletes_each_ms_once_its_products_exist(tmp_path):
+    """keep_ms: false (a day of full-size MS is ~1.2 TB): after `all` the MS are gone, their
+    conversion summaries, images and light curves stay, and a rerun has nothing to do."""
+    cfgfile = small_workflow_config(tmp_path)
+    cfg = yaml.safe_load(open(cfgfile))
+    cfg["keep_ms"] = False
+    with open(cfgfile, "w") as fh:
+        yaml.safe_dump(cfg, fh, sort_keys=False)
+    res = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=300)
+    assert res.returncode == 0, output(res)[-5000:]
+    out = cfg["output_dir"]
+    assert glob.glob(os.path.join(out, "ms", "*.json")) and not glob.glob(os.path.join(out, "ms", "*.ms"))
+    assert glob.glob(os.path.join(out, "images", "*.image.pbcor.fits"))
+    assert os.path.isfile(os.path.join(out, "photometry", "summary.json"))
+    again = snakemake("-n", "all", "--cores", "2", "--configfile", cfgfile)
+    assert again.returncode == 0 and "Nothing to be done" in output(again), output(again)[-3000:]

@@ -280,6 +280,7 @@ class Settings:
     end: str
     expected_subbands: int
     group_tolerance_s: float
+    keep_ms: bool  # False: MS are temporary (deleted once their products exist)
     telescope: Telescope
     conversion: Conversion
     calibration: Calibration
