@@ -801,6 +801,13 @@ def test_static_beam_plan_without_casa(tmp_path):
     assert plan.selfcal and "selfcal" not in plan.qa
     assert plan.qa["n_sources"] == 3 and plan.qa["n_removed_outside_image"] == 1
     assert [s["name"] for s in plan.qa["sources"]] == ["centre", "outside", "mid"]
+    # a bright source 2% inside the image edge is removed like one outside (static_beam_edge_fraction 5%);
+    # with no margin it is kept
+    edge = PointSource("edge", 150.0, 40.0 + 0.98 * 1.5, 2.0, -0.7)
+    for frac, kept in ((0.05, False), (0.0, True)):
+        p = plan_static_beam(sources=[edge], geometry=geo, beams=beams, ref_freq_hz=ref, half_width_deg=1.5,
+                             imaging=dataclasses.replace(imaging, static_beam_edge_fraction=frac))
+        assert (p.treated[0].static_beam > 0) == kept, frac
     # the beam difference of the centre source alone, at the phase centre's fringe (u = v = w = 0)
     only = plan_static_beam(sources=[cen], geometry=geo, beams=beams, imaging=imaging, ref_freq_hz=ref, half_width_deg=1.5)
     e = only.treated[0]

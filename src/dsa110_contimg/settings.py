@@ -125,6 +125,7 @@ class Imaging:
     chan_average_mhz: float
     static_beam_min_mjy: float
     static_beam_max_radius_deg: float
+    static_beam_edge_fraction: float  # sources this close to the edge (fraction of the half field) are removed
     flat_spectrum: bool
     flat_spectrum_min_mjy: float
     selfcal: bool

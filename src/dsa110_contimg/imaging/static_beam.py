@@ -132,7 +132,9 @@ def plan_static_beam(*, sources, geometry: DriftGeometry, beams: dict[float, dic
     ``sources``: catalog :class:`~dsa110_contimg.sky.PointSource` s; ``geometry``: the MS's
     :class:`~dsa110_contimg.msmeta.DriftGeometry`; ``beams``: :func:`load_beams`;
     ``ref_freq_hz``: the image's reference frequency (the beam pbcor divides by);
-    ``half_width_deg``: half the image's field (sources beyond are removed).
+    ``half_width_deg``: half the image's field (sources beyond it, or within
+    ``static_beam_edge_fraction`` of it from the edge, are removed: CLEAN cannot model a
+    source at the image edge).
     From ``imaging``: ``static_beam_min_mjy``, ``static_beam_max_radius_deg`` (which
     sources), ``flat_spectrum`` and ``flat_spectrum_min_mjy`` (kept sources whose catalog
     flux x largest beam gain reaches this get a flat spectrum at ``ref_freq_hz``: nterms
@@ -142,7 +144,8 @@ def plan_static_beam(*, sources, geometry: DriftGeometry, beams: dict[float, dic
     cut), ``selfcal`` and ``selfcal_min_model_mjy`` (self-calibrate only when some source
     is kept and the catalog model, flux x A_s-bar, holds at least this).
     """
-    chosen = select_sources(sources, geometry, beams, ref_freq_hz=ref_freq_hz, half_width_deg=half_width_deg,
+    chosen = select_sources(sources, geometry, beams, ref_freq_hz=ref_freq_hz,
+                            half_width_deg=half_width_deg * (1.0 - imaging.static_beam_edge_fraction),
                             min_apparent_mjy=imaging.static_beam_min_mjy, max_radius_deg=imaging.static_beam_max_radius_deg)
     treated = tuple(TreatedSource(s, a, abar, imaging.flat_spectrum and abar > 0
                                   and s.flux_jy * 1e3 * float(a.max()) >= imaging.flat_spectrum_min_mjy)
