@@ -12,7 +12,7 @@ from casacore import tables
 
 from .. import msmeta
 from .casa_calls import apply_tables
-from .validity import KINDS, ApplyError
+from .validity import INTERP, KINDS, ApplyError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def apply(ms_path: str, gaintables: dict | list, interp: list[str] | None = None
     Fails loudly when CORRECTED_DATA is non-finite or all zero where unflagged.
     """
     if isinstance(gaintables, dict):
-        order, interp = [gaintables[k] for k in KINDS], ["nearest", "nearest,linear", "linear"]
+        order, interp = [gaintables[k] for k in KINDS], [INTERP[k] for k in KINDS]
     else:
         order = list(gaintables)
     apply_tables(ms_path, tables=order, interp=interp, applymode="calflag", calwt=False)

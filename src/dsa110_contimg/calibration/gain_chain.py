@@ -19,10 +19,7 @@ When none applies, :class:`~.validity.ApplyError` says why each link failed.
 from __future__ import annotations
 
 from ..settings import Calibration
-from .validity import ApplyError, grade
-
-INTERP = {"K": "nearest", "B": "nearest,linear", "G": "linear"}
-"""applycal interpolation per table kind (field tables are G tables)."""
+from .validity import INTERP, ApplyError, grade
 
 
 def _hours(a_mjd: float, b_mjd: float) -> float:

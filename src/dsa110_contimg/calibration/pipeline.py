@@ -23,6 +23,7 @@ from ..sky import PointSource
 from . import apply as apply_mod
 from . import qa, validity
 from .flagging import flag_ms
+from .gain_chain import choose_gains
 from .model import set_calibrator_model
 from .solve import CalibrationError, antenna_scores, check_usable, dead_antennas, flag_antennas, pick_refant, solve
 
@@ -139,8 +140,6 @@ def apply_group(ms_path: str, *, solutions: list[str], settings: Settings, sidec
     transit path) K, B and G are the valid transit tables; with ``field`` (this group's
     field-gain summary) and ``previous`` (the preceding groups'), K and B come from the
     transit and the gains from :func:`.gain_chain.choose_gains`."""
-    from .gain_chain import choose_gains
-
     cc = settings.calibration
     summaries = [_read_json(p) for p in solutions]
     mid = apply_mod.ms_mid_mjd(ms_path)
@@ -148,7 +147,7 @@ def apply_group(ms_path: str, *, solutions: list[str], settings: Settings, sidec
     win = {"bp_validity_h": cc.bp_validity_h, "gain_validity_h": cc.gain_validity_h}
     if field is None:
         tabs, windows = validity.select_tables(calsets, mid, **win)
-        order, interp = [tabs[k] for k in validity.KINDS], ["nearest", "nearest,linear", "linear"]
+        order, interp = [tabs[k] for k in validity.KINDS], [validity.INTERP[k] for k in validity.KINDS]
         age = windows["G"]["age_h"]
         how = {"path": "transit", "gain": {"source": "transit", "age_h": age, "grade": validity.grade(age, cc.age_grades_h)}}
     else:

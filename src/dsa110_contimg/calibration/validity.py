@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 
 KINDS = ("K", "B", "G")
+INTERP = {"K": "nearest", "B": "nearest,linear", "G": "linear"}
+"""applycal interpolation per table kind (field-gain tables are G tables)."""
 
 
 class ApplyError(RuntimeError):

@@ -68,21 +68,6 @@ def fit_main_lobe(psf: np.ndarray, *, cell_arcsec: float, cutoff: float = PSF_CU
     return float(fwhm[0]), float(fwhm[1]), float(bpa)
 
 
-def gaussian_beam(shape: tuple[int, int], *, bmaj_arcsec: float, bmin_arcsec: float, bpa_deg: float, cell_arcsec: float,
-                  centre: tuple[float, float] | None = None) -> np.ndarray:
-    """Peak-1 elliptical Gaussian on a [y, x] grid of ``shape`` centred at ``centre`` (x, y;
-    default the middle pixel), in this module's conventions."""
-    ny, nx = shape
-    cx, cy = centre if centre is not None else (nx // 2, ny // 2)
-    y, x = np.mgrid[0:ny, 0:nx]
-    dx, dy = (x - cx) * cell_arcsec, (y - cy) * cell_arcsec
-    t = np.radians(bpa_deg)
-    along = -dx * np.sin(t) + dy * np.cos(t)  # along the major axis (unit vector (-sin, cos) in (x, y))
-    across = dx * np.cos(t) + dy * np.sin(t)
-    k = 4.0 * np.log(2.0)
-    return np.exp(-k * ((along / bmaj_arcsec) ** 2 + (across / bmin_arcsec) ** 2))
-
-
 def restore_with(*, residual: str, model: str, out: str, beam: tuple[float, float, float]) -> None:
     """WSClean's restore (``wsclean -restore``): ``out`` = ``model`` convolved with the Gaussian
     ``beam`` (BMAJ, BMIN arcsec, BPA deg) + ``residual``; FITS files, ``out`` carries the beam."""

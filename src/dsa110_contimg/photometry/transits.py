@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .variability import only_flags
+
 COLUMNS = ["source_id", "transit", "mjd", "ra_deg", "dec_deg", "norm_flux_jy", "norm_err_jy", "snr", "n_measurements",
            "groups", "is_reference", "flags"]
 """Columns of the per-transit table (fluxes in Jy, mjd MJD UTC; ``transit``: the UTC time
@@ -35,11 +37,6 @@ def transit_labels(mjd: np.ndarray, gap_h: float) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.diff(mjd) * 24.0 > gap_h)])
 
 
-def _usable(flags: pd.Series) -> np.ndarray:
-    tokens = flags.fillna("").astype(str).str.split(";")
-    return tokens.map(lambda ts: all(t.strip() in USABLE_FLAGS for t in ts if t.strip())).to_numpy(bool)
-
-
 def per_transit(lc: pd.DataFrame, *, gap_h: float) -> pd.DataFrame:
     """The per-transit table (:data:`COLUMNS`) of a normalised measurements table ``lc``
     (columns source_id, mjd, group, ra_deg, dec_deg, norm_flux_jy, norm_err_jy, flags,
@@ -48,7 +45,7 @@ def per_transit(lc: pd.DataFrame, *, gap_h: float) -> pd.DataFrame:
     for sid, g in lc.sort_values("mjd", kind="stable").groupby(lc["source_id"].astype(str), sort=True):
         mjd = g["mjd"].to_numpy(float)
         lab = transit_labels(mjd, gap_h)
-        ok = _usable(g["flags"]) & np.isfinite(g["norm_flux_jy"].to_numpy(float)) & (g["norm_err_jy"].to_numpy(float) > 0)
+        ok = only_flags(g["flags"], USABLE_FLAGS) & np.isfinite(g["norm_flux_jy"].to_numpy(float)) & (g["norm_err_jy"].to_numpy(float) > 0)
         for k in np.unique(lab):
             sel = lab == k
             use = sel & ok

@@ -148,6 +148,13 @@ def _significance(row) -> float:
     return float(max(vals)) if vals else float("nan")
 
 
+def only_flags(flags: pd.Series, allowed) -> np.ndarray:
+    """Boolean array: rows whose ';'-separated ``flags`` are all in ``allowed`` (or none).
+    An array, not a Series: an empty object Series would select columns instead of rows."""
+    tokens = flags.fillna("").astype(str).str.split(";")
+    return tokens.map(lambda ts: all(t.strip() in allowed for t in ts if t.strip())).to_numpy(bool)
+
+
 def variability_table(
     lc: pd.DataFrame,
     *,
@@ -174,9 +181,7 @@ def variability_table(
         raise ValueError(f"light-curve table lacks required column(s) {missing}")
     df = lc
     if drop_flagged and "flags" in df.columns:
-        tokens = df["flags"].fillna("").astype(str).str.split(";")
-        # a boolean array: an empty object Series would select columns instead of rows
-        df = df[tokens.map(lambda ts: all(t.strip() in keep_flags for t in ts if t.strip())).to_numpy(bool)]
+        df = df[only_flags(df["flags"], keep_flags)]
     if "mjd" in df.columns:
         df = df.sort_values("mjd", kind="stable")
     rows = []
