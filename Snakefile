@@ -19,10 +19,9 @@ include: "rules/photometry.smk"
 
 
 rule all:
-    """Everything for the selected range: MS, calibration, images, photometry and ESE candidates."""
+    """Everything for the selected range: MS, calibration, images, ledgers, photometry and ESE candidates."""
     default_target: True
     input:
         ms_targets,
-        calibrated_targets,
         image_targets,
         photometry_targets,

@@ -7,9 +7,10 @@ import functools
 
 from snakemake.logging import logger
 
+from dsa110_contimg import layout
 from dsa110_contimg.imaging.backends import BACKENDS
 from dsa110_contimg.provenance import config_hash
-from dsa110_contimg.selection import FIELD, calibration_plan, discover_groups, raw_dir, sim_day
+from dsa110_contimg.selection import FIELD, CalibratorCatalogError, calibration_plan, discover_groups, raw_dir, sim_day
 from dsa110_contimg.settings import Settings
 
 
@@ -24,6 +25,17 @@ GROUP_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 
 wildcard_constraints:
     group=GROUP_RE,
+    date=r"\d{4}-\d{2}-\d{2}",
+
+
+def P(product):
+    """A product's path pattern with the {date} and {group} wildcards (dsa110_contimg.layout)."""
+    return layout.pattern(OUT, product)
+
+
+def gpath(product, group):
+    """A product's path for one group (in its date directory)."""
+    return layout.path(OUT, product, group)
 
 
 GROUPS = {g.group_id: g for g in discover_groups(SETTINGS)}
@@ -50,10 +62,43 @@ def group_files(wildcards):
 
 
 def convert_inputs(wildcards):
-    """Real data: the files themselves; simulated: the simulator's directory of the group's UTC date."""
-    if SIMULATE:
-        return {"raw": f"{RAW_DIR}/{sim_day(wildcards.group)}"}
-    return {"raw": group_files(wildcards)}
+    """Real data: the files themselves; simulated: the simulator's directory of the group's UTC
+    date.  A group on the field path also needs its transit's solution, the master catalog and
+    the beam (its gains are solved in the same job)."""
+    out = {"raw": f"{RAW_DIR}/{sim_day(wildcards.group)}"} if SIMULATE else {"raw": group_files(wildcards)}
+    transit = field_transit(wildcards.group)
+    if transit:
+        out.update(transit=gpath("transit", transit), catalog=MASTER_DB, beam=beam_h5())
+    return out
+
+
+def field_transit(group):
+    """The transit whose K and B a field-path group's gain solve applies, or None."""
+    plan = _plan_or_none()
+    v = plan.get(group) if plan else None
+    return v["tables_from"]["B"] if v and v.get("path") == "field" else None
+
+
+def field_not_solved(wildcards):
+    """Why a group's gains are not solved on the field (recorded in its field-gain record), or
+    empty when they are."""
+    plan = _plan_or_none()
+    if plan is None:
+        return "no calibration plan: calibration.catalog is not set (conversion only)"
+    v = plan.get(wildcards.group, {})
+    if v.get("path") == "field":
+        return ""
+    if "skip" in v:
+        return f"not calibratable: {v['skip']}"
+    return f"the gains of transit {v['tables_from']['G']} are valid for this group (path {v.get('path')})"
+
+
+def _plan_or_none():
+    """The calibration plan, or None when real data have no calibrator catalog (`snakemake ms`)."""
+    try:
+        return cal_plan()
+    except CalibratorCatalogError:
+        return None
 
 
 def group_mb(wildcards):
@@ -95,8 +140,8 @@ def ledger_inputs(wildcards):
 def ms_targets(wildcards=None):
     """Every complete group's MS (with keep_ms: false its conversion summary, so the MS stays
     temporary), and the ledger."""
-    ext = "ms" if SETTINGS.keep_ms else "json"
-    return [f"{OUT}/ms/{gid}.{ext}" for gid in complete_groups()] + [f"{OUT}/ledger/groups.csv"]
+    product = "ms" if SETTINGS.keep_ms else "ms_summary"
+    return [gpath(product, gid) for gid in complete_groups()] + [f"{OUT}/ledger/groups.csv"]
 
 
 def ms_output(path):
@@ -120,46 +165,24 @@ def calibratable_groups():
     return sorted(gid for gid, v in cal_plan().items() if "tables_from" in v)
 
 
-def science_groups():
-    """Calibrated groups without a calibrator transit: the fields to image."""
-    return [g for g in calibratable_groups() if not cal_plan()[g]["calibrator"]]
-
-
 def uncalibratable_digest(wildcards=None):
     return ";".join(f"{gid}|{v['skip']}" for gid, v in sorted(cal_plan().items()) if "skip" in v)
 
 
-def apply_inputs(wildcards):
-    """The solution summaries of the calibrator groups chosen for this group (K, B, G); on
-    the field path also the group's own field solve and the preceding groups' (fallback)."""
+def image_inputs(wildcards):
+    """The group's MS, the solution summaries of the transits chosen for it (K, B, G); on the
+    field path its field gains and the preceding groups' (the fallback)."""
     plan = cal_plan()[wildcards.group]
     chosen = plan["tables_from"]
     out = {
-        "ms": f"{OUT}/ms/{wildcards.group}.ms",
-        "flags": f"{OUT}/flags/{wildcards.group}.json",
-        "solutions": sorted({f"{OUT}/caltables/{cal}.json" for kind, cal in chosen.items() if cal != FIELD}),
+        "ms": gpath("ms", wildcards.group),
+        "summary": gpath("ms_summary", wildcards.group),
+        "solutions": sorted({gpath("transit", cal) for kind, cal in chosen.items() if cal != FIELD}),
     }
     if plan["path"] == "field":
-        out["field"] = field_solution(wildcards.group)
-        out["previous"] = [field_solution(g) for g in plan["lookback"]]
+        out["field"] = gpath("field_tables", wildcards.group)
+        out["previous"] = [gpath("field_tables", g) for g in plan["lookback"]]
     return out
-
-
-def field_solution(group):
-    """The field-gain solve summary of one group (rule solve_field)."""
-    return f"{OUT}/caltables/field/{group}.json"
-
-
-def solve_field_inputs(wildcards):
-    """A field group's MS and flags, its K/B transit's solutions, the master catalog, the beam."""
-    chosen = cal_plan()[wildcards.group]["tables_from"]
-    return {
-        "ms": f"{OUT}/ms/{wildcards.group}.ms",
-        "flags": f"{OUT}/flags/{wildcards.group}.json",
-        "transit": f"{OUT}/caltables/{chosen['B']}.json",
-        "catalog": MASTER_DB,
-        "beam": beam_h5(),
-    }
 
 
 def calibrator_of(wildcards):
@@ -167,16 +190,14 @@ def calibrator_of(wildcards):
 
 
 def caltable_targets(wildcards=None):
-    return [f"{OUT}/caltables/{g}.json" for g in calibrator_groups()]
+    """Every transit's solution and every field group's gains."""
+    fields = [g for g, v in cal_plan().items() if v.get("path") == "field"]
+    return [gpath("transit", g) for g in calibrator_groups()] + [gpath("field_tables", g) for g in sorted(fields)]
 
 
 def calibrated_sidecars(wildcards=None):
-    """The apply sidecar of every calibratable group."""
-    return [f"{OUT}/calibrated/{g}.json" for g in calibratable_groups()]
-
-
-def calibrated_targets(wildcards=None):
-    return calibrated_sidecars() + [f"{OUT}/ledger/calibration.csv"]
+    """The apply sidecar of every calibratable group (written by its image job)."""
+    return [gpath("calibrated", g) for g in calibratable_groups()]
 
 
 NOTHING_TO_IMAGE = (
@@ -189,7 +210,7 @@ NOTHING_TO_IMAGE = (
 def photometry_targets(wildcards=None):
     """The light-curve products, when some group of the range can be imaged; else nothing,
     and one message that says why (the ledgers hold each group's reason)."""
-    if science_groups():
+    if calibratable_groups():
         return rules.lightcurves.output
     logger.warning(NOTHING_TO_IMAGE.format(complete=len(complete_groups()), found=len(GROUPS), out=OUT,
                                            calibrated=len(calibratable_groups()), calibrators=len(calibrator_groups())))
@@ -197,7 +218,9 @@ def photometry_targets(wildcards=None):
 
 
 def image_targets(wildcards=None):
-    return [f"{OUT}/images/{g}.image.pbcor.fits" for g in science_groups()]
+    """Every calibratable group's pbcor image (transits too: a drift scan images every group),
+    and the calibration ledger."""
+    return [layout.image(OUT, g, ".image.pbcor.fits") for g in calibratable_groups()] + [f"{OUT}/ledger/calibration.csv"]
 
 
 def beam_h5():
@@ -224,9 +247,21 @@ def static_beam_catalog():
     return [MASTER_DB] if is_activated("static_beam") else []
 
 
+def photometry_dates():
+    """UTC dates of the range that hold an imaged group."""
+    return sorted({layout.day(g) for g in calibratable_groups()})
+
+
 def photometry_csvs(wildcards=None):
-    """One forced-photometry CSV per imaged science group of the range."""
-    return [f"{OUT}/photometry/{g}.csv" for g in science_groups()]
+    """One forced-photometry CSV per date of the range with images."""
+    return [layout.photometry_day(OUT, d) for d in photometry_dates()]
+
+
+def images_of_date(wildcards):
+    """The pbcor and pb FITS of every group imaged on one date."""
+    groups = [g for g in calibratable_groups() if layout.day(g) == wildcards.date]
+    return {"pbcor": [layout.image(OUT, g, ".image.pbcor.fits") for g in groups],
+            "pb": [layout.image(OUT, g, ".pb.fits") for g in groups]}
 
 
 def missing_epochs(wildcards=None):
@@ -234,5 +269,5 @@ def missing_epochs(wildcards=None):
     gaps in every light curve."""
     ok = set(complete_groups())
     gaps = [g for g in sorted(GROUPS) if g not in ok]
-    gaps += [g for g, v in sorted(cal_plan().items()) if "skip" in v and not v.get("calibrator")]
+    gaps += [g for g, v in sorted(cal_plan().items()) if "skip" in v]
     return sorted(set(gaps))

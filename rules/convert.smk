@@ -28,23 +28,30 @@ rule ledger:
 
 
 rule convert:
-    """One complete group of 16 subbands -> one Measurement Set named by the group id."""
+    """One complete group of 16 subbands -> a flagged Measurement Set named by the group id;
+    a group outside every transit's gain window also gets its gains solved against the
+    catalog sky (before the MS appears: a flagged MS appears at once or not at all)."""
     input:
         unpack(convert_inputs),
     output:
-        ms=ms_output(f"{OUT}/ms/{{group}}.ms"),  # temporary with keep_ms: false
-        summary=f"{OUT}/ms/{{group}}.json",
+        ms=ms_output(P("ms")),  # temporary with keep_ms: false
+        summary=P("ms_summary"),
+        field=directory(P("field_tables")),  # field gains and their record (solve.json), or why not solved
     params:
         files=group_files,
-        settings=config_hash({"conversion": config["conversion"], "telescope": config["telescope"]}),  # a change reruns
+        not_solved=field_not_solved,
+        # a change reruns: conversion, flagging and the field-gain solve's settings
+        settings=config_hash({"conversion": config["conversion"], "telescope": config["telescope"],
+                              "calibration": {k: config["calibration"][k] for k in
+                                              ("flagging", "aoflagger_strategy", "min_unflagged", "field_gains")}}),
     log:
-        f"{OUT}/logs/convert/{{group}}.log",
+        f"{OUT}/logs/convert/{{date}}/{{group}}.log",
     benchmark:
-        f"{OUT}/benchmarks/convert/{{group}}.tsv"
+        f"{OUT}/benchmarks/convert/{{date}}/{{group}}.tsv"
     priority: 1  # downstream rules first (1-6): each epoch flows through to its image while others are simulated
     threads: convert_threads
     resources:
-        mem_mb=3000,
+        mem_mb=4000,
         runtime=30,
     conda:
         "../envs/dsa110.yaml"

@@ -46,26 +46,31 @@ rule vptable:
 
 
 rule image:
-    """Image one calibrated group (imaging.backend: tclean or wsclean); pbcor FITS, QA JSON and thumbnail."""
+    """Apply the gains chosen for one group (the transit's, its field gains or a graded fallback)
+    and image it (imaging.backend: wsclean or tclean): pbcor FITS, QA JSON and thumbnail."""
     input:
-        ms=f"{OUT}/ms/{{group}}.ms",
-        calibrated=f"{OUT}/calibrated/{{group}}.json",
+        unpack(image_inputs),
         vp=f"{OUT}/vp/dsa110.vp",
         beam=beam_h5(),
         catalog=sky_catalog(),
         sources=static_beam_catalog(),
     params:
-        settings=config_hash({"imaging": config["imaging"], "telescope": config["telescope"]}),  # a change re-images
+        validity=[config["calibration"]["bp_validity_h"], config["calibration"]["gain_validity_h"]],
+        # a change re-images: imaging, telescope and the gain choice's settings
+        settings=config_hash({"imaging": config["imaging"], "telescope": config["telescope"],
+                              "calibration": {k: config["calibration"][k] for k in
+                                              ("gain_fallback_max_age_h", "fallback_lookback_groups", "age_grades_h")}}),
     output:
-        image=f"{OUT}/images/{{group}}.image.fits",
-        pbcor=f"{OUT}/images/{{group}}.image.pbcor.fits",
-        pb=f"{OUT}/images/{{group}}.pb.fits",
-        qa=f"{OUT}/images/{{group}}.qa.json",
-        thumb=report(f"{OUT}/images/{{group}}.png", caption="../report/image.rst", category="Images"),
+        sidecar=P("calibrated"),
+        image=P("images") + ".image.fits",
+        pbcor=P("images") + ".image.pbcor.fits",
+        pb=P("images") + ".pb.fits",
+        qa=P("images") + ".qa.json",
+        thumb=report(P("images") + ".png", caption="../report/image.rst", category="Images"),
     log:
-        f"{OUT}/logs/image/{{group}}.log",
+        f"{OUT}/logs/image/{{date}}/{{group}}.log",
     benchmark:
-        f"{OUT}/benchmarks/image/{{group}}.tsv"
+        f"{OUT}/benchmarks/image/{{date}}/{{group}}.tsv"
     priority: 5  # see rule convert
     threads: image_threads  # the backend's threads (1 for a small group)
     resources:
@@ -78,6 +83,6 @@ rule image:
 
 
 rule images:
-    """Target: primary-beam-corrected images of every calibrated science group in range."""
+    """Target: every calibratable group of the range calibrated and imaged (pbcor FITS), and the calibration ledger."""
     input:
         image_targets,

@@ -26,25 +26,25 @@ rule master_catalog:
 
 
 rule forced_photometry:
-    """Beam-matched-filter fluxes at every catalog position inside the usable primary beam."""
+    """Beam-matched-filter fluxes at every catalog position inside the usable primary beam, for
+    every image of one UTC date (one CSV per date)."""
     input:
-        pbcor=f"{OUT}/images/{{group}}.image.pbcor.fits",
-        pb=f"{OUT}/images/{{group}}.pb.fits",
+        unpack(images_of_date),
         db=MASTER_DB,
     params:
         settings=config_hash({"photometry": config["photometry"], "pblimit": config["imaging"]["pblimit"]}),
     output:
-        csv=f"{OUT}/photometry/{{group}}.csv",
-        sidecar=f"{OUT}/photometry/{{group}}.json",
+        csv=f"{OUT}/photometry/{{date}}.csv",
+        sidecar=f"{OUT}/photometry/{{date}}.json",
     log:
-        f"{OUT}/logs/photometry/{{group}}.log",
+        f"{OUT}/logs/photometry/{{date}}.log",
     benchmark:
-        f"{OUT}/benchmarks/photometry/{{group}}.tsv"
+        f"{OUT}/benchmarks/photometry/{{date}}.tsv"
     priority: 6  # see rule convert
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=10,
+        runtime=60,
     conda:
         "../envs/dsa110.yaml"
     script:
@@ -60,6 +60,7 @@ rule lightcurves:
     params:
         settings=config_hash({"photometry": config["photometry"]}),
         missing=missing_epochs,
+        imaged=lambda wc: calibratable_groups(),
     output:
         lightcurves=f"{OUT}/photometry/lightcurves.csv",
         transits=f"{OUT}/photometry/transits.csv",

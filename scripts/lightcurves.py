@@ -1,4 +1,4 @@
-"""Rule lightcurves: per-image CSVs -> normalised light curves, corrections, variability, candidates, plots."""
+"""Rule lightcurves: per-date photometry CSVs -> normalised light curves, corrections, variability, candidates, plots."""
 import os
 
 from dsa110_contimg.logutil import to_file
@@ -9,5 +9,6 @@ from dsa110_contimg.settings import Settings
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 write_lightcurves(list(sm.input.csvs), sm.input.db, photometry=Settings.from_config(sm.config).photometry,
-                  missing_groups=list(sm.params.missing), out_dir=os.path.dirname(sm.output.summary),
+                  imaged_groups=list(sm.params.imaged), missing_groups=list(sm.params.missing),
+                  out_dir=os.path.dirname(sm.output.summary),
                   provenance=provenance_record(sm.config, inputs=list(sm.input.csvs) + [sm.input.db]))

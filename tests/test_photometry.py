@@ -161,7 +161,8 @@ def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
         write_csv(t, path)
         csvs.append(path)
     phot = Settings.from_config(load_config()).photometry
-    prod = lightcurves(csvs, db, photometry=phot, missing_groups=[missing])
+    imaged = [g for g in groups if g != missing]
+    prod = lightcurves(csvs, db, photometry=phot, imaged_groups=imaged, missing_groups=[missing])
     lc, corr = prod["lightcurves"], prod["corrections"]
     gap = lc[lc["group"] == missing]
     assert len(gap) == n_src and (gap["flags"] == "missing").all() and gap["flux_jy"].isna().all()
@@ -178,7 +179,8 @@ def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
     assert all(os.path.getsize(p) > 1000 for p in plots.values())
     # the rule's products: every CSV, plot and the summary, from one call
     out = tmp_path / "products"
-    summary = write_lightcurves(csvs, db, photometry=phot, missing_groups=[missing], out_dir=str(out), provenance={"x": 1})
+    summary = write_lightcurves(csvs, db, photometry=phot, imaged_groups=imaged, missing_groups=[missing], out_dir=str(out),
+                                provenance={"x": 1})
     for name in TABLE_FILES.values():
         assert (out / name).is_file()
     assert all((out / "plots" / f).stat().st_size > 1000 for f in PLOT_FILES.values())
@@ -192,10 +194,11 @@ def test_lightcurves_stage_with_a_missing_epoch(tmp_path):
 
 
 def test_forced_photometry_rule_products(tmp_path):
-    """The rule's one call: catalog sources in the beam measured with the photometry and
-    imaging sections' values, CSV and JSON sidecar written."""
+    """The rule's one call over a date's images: catalog sources in the beam measured with the
+    photometry and imaging sections' values, one CSV for the date and a JSON sidecar with
+    each image's count (an image with nothing measurable counts 0)."""
     from dsa110_contimg.catalog.build_master import build_master
-    from dsa110_contimg.photometry.pipeline import write_forced_photometry
+    from dsa110_contimg.jobs import photometry_job
     from dsa110_contimg.settings import Settings, as_plain
 
     specs = {"A": (_pos(-60.3, 10.7), 0.5), "B": (_pos(40.2, -50.6), 0.05), "FAR": (_pos(-N / 2 + 30, N / 2 - 30), 0.2)}
@@ -207,17 +210,21 @@ def test_forced_photometry_rule_products(tmp_path):
     build_master(str(nvss), db, catalog=settings.catalog)
     pbcor, pb = _image([(*p, s) for p, s in specs.values()], 1e-4, 7, tmp_path)
     phot = dataclasses.replace(settings.photometry, pb_min=0.58)  # FAR (pb 0.55) is outside
-    imaging = dataclasses.replace(settings.imaging, pblimit=0.01)
-    csv, side = str(tmp_path / "g.csv"), str(tmp_path / "g.json")
-    t = write_forced_photometry(pbcor, pb, db_path=db, group="2026-01-15T09:00:00", photometry=phot, imaging=imaging,
-                                csv_path=csv, sidecar_path=side, provenance={"p": 2})
-    assert sorted(t["source_id"]) == ["A", "B"]
+    settings = dataclasses.replace(settings, photometry=phot, imaging=dataclasses.replace(settings.imaging, pblimit=0.01))
+    empty_pbcor, empty_pb = _image([], 1e-4, 8, tmp_path, name="empty")  # no source within pb_min of this one
+    with fits.open(empty_pb, mode="update") as h:
+        h[0].data[...] = 0.2
+    csv, side = str(tmp_path / "2026-01-15.csv"), str(tmp_path / "2026-01-15.json")
+    images = {"2026-01-15T09:00:00": (pbcor, pb), "2026-01-15T09:05:09": (empty_pbcor, empty_pb)}
+    meta = photometry_job(images, db_path=db, settings=settings, csv_path=csv, sidecar_path=side, provenance={"p": 2})
+    t = pd.read_csv(csv, dtype={"source_id": str, "group": str})
+    assert sorted(t["source_id"]) == ["A", "B"] and set(t["group"]) == {"2026-01-15T09:00:00"}
     assert t.set_index("source_id")["flux_jy"].to_numpy() == pytest.approx([0.5, 0.05], rel=0.05)
-    on_disk = pd.read_csv(csv, dtype={"source_id": str})
-    assert on_disk["source_id"].tolist() == t["source_id"].tolist()
-    meta = json.loads(open(side).read())
-    assert meta["n_sources"] == 2 and meta["provenance"] == {"p": 2} and meta["settings"] == as_plain(phot)
-    assert meta["columns"] == list(t.columns)
+    assert json.loads(open(side).read()) == meta
+    assert {g: (c["n_sources"], c["n_flagged"]) for g, c in meta["groups"].items()} == {
+        "2026-01-15T09:00:00": (2, 0), "2026-01-15T09:05:09": (0, 0)}
+    assert meta["provenance"] == {"p": 2} and meta["settings"] == as_plain(phot) and meta["columns"] == list(t.columns)
+    assert meta["stages"]["photometry"]["wall_s"] > 0
 
 
 def test_per_transit_inverse_variance_combination():

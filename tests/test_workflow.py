@@ -19,6 +19,7 @@ import sys
 import pytest
 import yaml
 
+from dsa110_contimg import layout
 from dsa110_contimg.selection import discover_groups
 from dsa110_contimg.settings import load_settings
 
@@ -71,12 +72,12 @@ def default_counts() -> dict[str, int]:
     n_incomplete = len(sim.get("incomplete_groups", []))
     n_conv = n_groups - n_incomplete
     # one calibrator transit per epoch; science groups start science_offset_min after it, all
-    # within the default 1 h gain window, so every converted group is calibrated
-    # the demo's epochs are one UTC date each: one simulate_day job per epoch
+    # within the default 1 h gain window, so every converted group is calibrated and imaged
+    # (the transits too); the demo's epochs are one UTC date each: one simulate_day and one
+    # forced_photometry job per epoch; two jobs per group (convert, image)
     return {"simulate_truth": 1, "simulate_day": sim["n_epochs"], "convert": n_conv, "ledger": 1,
-            "flag": n_conv, "solve": sim["n_epochs"], "apply": n_conv, "calibration_ledger": 1,
-            "simulate_beam": 1, "vptable": 1, "image": n_conv - sim["n_epochs"],
-            "master_catalog": 1, "forced_photometry": n_conv - sim["n_epochs"], "lightcurves": 1, "all": 1}
+            "solve": sim["n_epochs"], "calibration_ledger": 1, "simulate_beam": 1, "vptable": 1, "image": n_conv,
+            "master_catalog": 1, "forced_photometry": sim["n_epochs"], "lightcurves": 1, "all": 1}
 
 
 def sim_groups() -> int:
@@ -197,19 +198,23 @@ def test_end_to_end_small(tmp_path):
     res = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=300)
     assert res.returncode == 0, output(res)[-5000:]
 
-    # one MS per complete group (calibrator + first science group), each with its summary
-    ms = sorted(os.path.basename(p) for p in glob.glob(os.path.join(out, "ms", "*.ms")))
-    assert ms == [f"{gid}.ms" for gid in complete]
+    # one flagged MS per complete group (calibrator + first science group) in its date
+    # directory, each with its summary (conversion, flags, each stage's time)
+    ms = sorted(os.path.relpath(p, os.path.join(out, "ms")) for p in glob.glob(os.path.join(out, "ms", "*", "*.ms")))
+    assert ms == [f"{gid[:10]}/{gid}.ms" for gid in complete]
     for gid in complete:
-        ms_path = os.path.join(out, "ms", f"{gid}.ms")
+        ms_path = layout.path(out, "ms", gid)
         assert os.path.isdir(ms_path) and os.path.isfile(os.path.join(ms_path, "table.dat"))
-        with open(os.path.join(out, "ms", f"{gid}.json")) as fh:
+        with open(layout.path(out, "ms_summary", gid)) as fh:
             summary = json.load(fh)
         assert summary["ms"] == os.path.abspath(ms_path)
         assert summary["n_subbands"] == 16
         assert summary["writer"] in ("monolithic", "parallel")
+        assert summary["flags"]["method"] == "aoflagger" and set(summary["stages"]) >= {"convert", "flag"}
+        with open(os.path.join(layout.path(out, "field_tables", gid), "solve.json")) as fh:
+            assert not json.load(fh)["solved"]  # within the transit's gain window
     # no hidden temporaries beside the products
-    assert [p for p in os.listdir(os.path.join(out, "ms")) if p.startswith(".")] == []
+    assert [p for p in os.listdir(os.path.join(out, "ms", complete[0][:10])) if p.startswith(".")] == []
 
     # the ledger: exactly the incomplete group, missing sb03
     with open(os.path.join(out, "ledger", "groups.csv"), newline="") as fh:
@@ -226,35 +231,37 @@ def test_end_to_end_small(tmp_path):
     raw = sorted(glob.glob(os.path.join(out, "sim", "raw", row["group"][:10], row["group"], "*.hdf5")))
     assert len(raw) == 15
 
-    # every complete group calibrated and imaged: FITS with beam and provenance cards
+    # every complete group calibrated and imaged, the transit too: FITS with beam and provenance cards
     from astropy.io import fits
 
     for gid in complete:
-        with open(os.path.join(out, "calibrated", f"{gid}.json")) as fh:
+        with open(layout.path(out, "calibrated", gid)) as fh:
             assert set(json.load(fh)["tables"]) == {"K", "B", "G"}
     science = complete[1:]  # the first group of the epoch is the calibrator transit
-    assert not os.path.exists(os.path.join(out, "images", f"{complete[0]}.image.pbcor.fits"))
-    for gid in science:
-        h = fits.getheader(os.path.join(out, "images", f"{gid}.image.pbcor.fits"))
+    for gid in complete:
+        h = fits.getheader(layout.image(out, gid, ".image.pbcor.fits"))
         assert h["BMAJ"] > 0 and h["BUNIT"] == "Jy/beam" and h["INPUTMS"] == f"{gid}.ms" and len(h["CFGHASH"]) == 16
         assert "DATE-OBS" in h and h["CRVAL3"] > 1.3e9
-        with open(os.path.join(out, "images", f"{gid}.qa.json")) as fh:
+    for gid in science:
+        h = fits.getheader(layout.image(out, gid, ".image.pbcor.fits"))
+        with open(layout.image(out, gid, ".qa.json")) as fh:
             qa = json.load(fh)
         assert qa["datacolumn"] == "corrected" and qa["rms_jy"] > 0 and qa["geometry"]["imsize"] == 256
+        assert set(qa["stages"]) == {"apply", "image"}
         # the default path: master-catalog sources given the static beam, self-cal, catalog mask
         assert qa["static_beam"]["n_sources"] >= 1 and h["STATBEAM"] == qa["static_beam"]["n_sources"]
         assert qa["static_beam"]["selfcal"]["n_solutions"] == 2 * 10 and qa["clean_mask_circles"] >= 1
         assert h["CLNMASK"] == qa["clean_mask_circles"] and h["SELFCAL"] >= 0
 
-    # photometry: master catalog, one CSV per image, light curves with the incomplete group as a gap
+    # photometry: master catalog, one CSV per date, light curves with the incomplete group as a gap
     import pandas as pd
 
     assert os.path.isfile(os.path.join(out, "catalog", "master_sources.sqlite3"))
-    for gid in science:
-        assert os.path.isfile(os.path.join(out, "photometry", f"{gid}.csv"))
+    day = pd.read_csv(layout.photometry_day(out, complete[0][:10]), dtype={"group": str})
+    assert set(day["group"]) == set(complete)
     with open(os.path.join(out, "photometry", "summary.json")) as fh:
         phot = json.load(fh)
-    assert phot["n_images"] == len(science) and phot["missing_groups"] == [skipped[0].group_id]
+    assert phot["n_images"] == len(complete) and phot["missing_groups"] == [skipped[0].group_id]
     lc = pd.read_csv(os.path.join(out, "photometry", "lightcurves.csv"), dtype={"group": str, "flags": str})
     gap = lc[lc["group"] == skipped[0].group_id]
     assert len(gap) and (gap["flags"] == "missing").all()
@@ -274,10 +281,10 @@ def test_end_to_end_small(tmp_path):
     dry = snakemake("all", "-n", "--cores", "2", "--configfile", cfg2)
     assert dry.returncode == 0, output(dry)
     counts = job_counts(dry.stdout)
-    assert counts.get("image") == len(science) and "convert" not in counts and "solve" not in counts, counts
+    assert counts.get("image") == len(complete) and "convert" not in counts and "solve" not in counts, counts
 
     # remove one MS: only that group is converted again (no re-simulation)
-    shutil.rmtree(os.path.join(out, "ms", f"{complete[0]}.ms"))
+    shutil.rmtree(layout.path(out, "ms", complete[0]))
     dry = snakemake("all", "-n", "--cores", "2", "--configfile", cfgfile)
     assert dry.returncode == 0, output(dry)
     counts = job_counts(dry.stdout)
@@ -303,11 +310,14 @@ def test_real_data_conversion_needs_no_calibration_settings(tmp_path):
     common = ["--cores", "2", "--configfile", str(cfgfile)]
     res = snakemake("ms", *common, timeout=300)
     assert res.returncode == 0, output(res)[-4000:]
-    (ms,) = glob.glob(str(out / "ms" / "*.ms"))
+    (ms,) = glob.glob(str(out / "ms" / "*" / "*.ms"))
     assert os.path.isfile(os.path.join(ms, "table.dat")) and os.path.isfile(str(out / "ledger" / "groups.csv"))
-    assert not (out / "caltables").exists() and not (out / "flags").exists()
+    # flagged, no gains solved: the field-gain record says why
+    (field,) = glob.glob(str(out / "caltables" / "field" / "*" / "*" / "solve.json"))
+    assert "calibration.catalog is not set" in json.loads(open(field).read())["reason"]
+    assert not glob.glob(str(out / "caltables" / "*" / "*.json"))
 
-    res = snakemake("calibrated", "-n", *common)
+    res = snakemake("images", "-n", *common)
     text = output(res)
     assert res.returncode != 0
     assert "calibration.catalog must be set" in text and "snakemake ms" in text
@@ -315,11 +325,16 @@ def test_real_data_conversion_needs_no_calibration_settings(tmp_path):
 
 
 def test_range_with_nothing_to_image_ends_with_ledgers_and_one_message(tmp_path):
-    """A range holding only a calibrator transit: the run succeeds, writes both ledgers, says
-    once why nothing is imaged, and makes no image or light curve (no job dies on an empty table)."""
+    """A range holding only a field group, its transit outside the range: nothing calibrates it;
+    the run succeeds, writes both ledgers, says once why nothing is imaged, and makes no image
+    or light curve (no job dies on an empty table)."""
     cfgfile = small_workflow_config(tmp_path)
     cfg = yaml.safe_load(open(cfgfile))
-    cfg["simulation"].update(science_groups_per_epoch=0, incomplete_groups=[])
+    cfg["simulation"].update(science_groups_per_epoch=1, science_offset_min=120.0, incomplete_groups=[])
+    with open(cfgfile, "w") as fh:
+        yaml.safe_dump(cfg, fh, sort_keys=False)
+    transit, field = sorted(g.group_id for g in discover_groups(load_settings(cfgfile)))
+    cfg["start"] = field
     with open(cfgfile, "w") as fh:
         yaml.safe_dump(cfg, fh, sort_keys=False)
     res = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=300)
@@ -329,7 +344,7 @@ def test_range_with_nothing_to_image_ends_with_ledgers_and_one_message(tmp_path)
     out = cfg["output_dir"]
     with open(os.path.join(out, "ledger", "calibration.csv"), newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["path"] for r in rows] == ["transit"] and rows[0]["gain_grade"] == "fresh"
+    assert [(r["group"], r["path"]) for r in rows] == [(field, "skipped")] and rows[0]["note"], rows
     assert os.path.isfile(os.path.join(out, "ledger", "groups.csv"))
     assert not os.path.exists(os.path.join(out, "images")) and not os.path.exists(os.path.join(out, "photometry"))
 
@@ -345,8 +360,8 @@ def test_keep_ms_false_deletes_each_ms_once_its_products_exist(tmp_path):
     res = snakemake("all", "--cores", "2", "--configfile", cfgfile, timeout=300)
     assert res.returncode == 0, output(res)[-5000:]
     out = cfg["output_dir"]
-    assert glob.glob(os.path.join(out, "ms", "*.json")) and not glob.glob(os.path.join(out, "ms", "*.ms"))
-    assert glob.glob(os.path.join(out, "images", "*.image.pbcor.fits"))
+    assert glob.glob(os.path.join(out, "ms", "*", "*.json")) and not glob.glob(os.path.join(out, "ms", "*", "*.ms"))
+    assert glob.glob(os.path.join(out, "images", "*", "*.image.pbcor.fits"))
     assert os.path.isfile(os.path.join(out, "photometry", "summary.json"))
     again = snakemake("-n", "all", "--cores", "2", "--configfile", cfgfile)
     assert again.returncode == 0 and "Nothing to be done" in output(again), output(again)[-3000:]

@@ -98,7 +98,7 @@ def group_midpoint(settings: Settings, group: grouping.Group, planned: dict | No
 
 CATALOG_NEEDED = (
     "calibration.catalog must be set when processing real data (input_dir) beyond conversion: "
-    "the targets calibrated, caltables, images, photometry and all need a calibrator catalog "
+    "the targets caltables, images, photometry and all need a calibrator catalog "
     "(CSV: name, ra_deg, dec_deg, flux_jy, alpha); `snakemake ms` converts without it"
 )
 

@@ -22,7 +22,6 @@ from ..settings import Calibration, Settings, Telescope
 from ..sky import PointSource
 from . import apply as apply_mod
 from . import qa, validity
-from .flagging import flag_ms
 from .gain_chain import choose_gains
 from .model import set_calibrator_model
 from .solve import CalibrationError, antenna_scores, check_usable, dead_antennas, flag_antennas, pick_refant, solve
@@ -71,15 +70,6 @@ def calsets_from_summaries(summaries: list[dict]) -> list[validity.CalSet]:
                              tables=s["tables"]) for s in summaries]
 
 
-def flag_group(ms_path: str, *, settings: Settings, stats_path: str) -> dict:
-    """Rule ``flag``: flag ``ms_path`` in place (:func:`~.flagging.flag_ms`); statistics and
-    provenance to ``stats_path`` (JSON).  Returns the statistics."""
-    stats = flag_ms(ms_path, calibration=settings.calibration)
-    stats["provenance"] = provenance_record(settings.as_dict(), inputs=[ms_path])
-    write_json(stats_path, stats)
-    return stats
-
-
 def solve_group(ms_path: str, *, calibrator: PointSource, settings: Settings, caldir: str, registry: str,
                 summary_path: str, delays_png: str) -> dict:
     """Rule ``solve``: :func:`solve_calibrator_group`, then the tables' row in the SQLite
@@ -101,12 +91,13 @@ def solve_group(ms_path: str, *, calibrator: PointSource, settings: Settings, ca
 
 
 def solve_field_group(ms_path: str, *, transit_path: str, catalog: str, beam_h5: str, settings: Settings, caldir: str,
-                      summary_path: str, threads: int = 1) -> dict:
-    """Rule ``solve_field``: :func:`.field_gains.solve_field` with the transit's K, B and G
-    applied first (``transit_path``: its solve summary JSON) against the master ``catalog``
-    (SQLite) under the beam model ``beam_h5``; tables in ``caldir``, the summary (``ok``,
-    ``reason`` when poor, quality, provenance) to ``summary_path``.  A poor solve is recorded,
-    not raised; an unusable group (too little unflagged data) is recorded the same way."""
+                      threads: int = 1, ms_name: str | None = None) -> dict:
+    """:func:`.field_gains.solve_field` with the transit's K, B and G applied first
+    (``transit_path``: its solve summary JSON) against the master ``catalog`` (SQLite) under
+    the beam model ``beam_h5``; tables in ``caldir``.  Returns the summary (``ok``, ``reason``
+    when poor, quality, provenance; ``ms`` = ``ms_name``, the MS's published path, when it is
+    solved in a staging directory).  A poor solve is recorded, not raised; an unusable group
+    (too little unflagged data) is recorded the same way."""
     from ..catalog.build_master import sources_from_master
     from .field_gains import solve_field
 
@@ -123,10 +114,10 @@ def solve_field_group(ms_path: str, *, transit_path: str, catalog: str, beam_h5:
         summary = {"ms": ms_path, "mid_mjd": apply_mod.ms_mid_mjd(ms_path), "applied": applied, "tables": {},
                    "ok": False, "reason": str(err)}
     summary["transit"] = {"ms": transit["ms"], "mid_mjd": transit["mid_mjd"], "calibrator": transit["calibrator"]}
-    summary["provenance"] = provenance_record(settings.as_dict(), inputs=[ms_path, transit_path, catalog, beam_h5])
+    summary["ms"] = ms_name or ms_path
+    summary["provenance"] = provenance_record(settings.as_dict(), inputs=[summary["ms"], transit_path, catalog, beam_h5])
     if not summary["ok"]:
-        log.warning("%s: field gain solve poor: %s", ms_path, summary["reason"])
-    write_json(summary_path, summary)
+        log.warning("%s: field gain solve poor: %s", summary["ms"], summary["reason"])
     return summary
 
 

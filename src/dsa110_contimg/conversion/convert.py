@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -114,11 +115,13 @@ def _antenna_positions(meta: dict, *, telescope: Telescope) -> dict[int, np.ndar
 
 
 def convert_group(paths: list[str], out_ms: str, *, telescope: Telescope, conversion: Conversion,
-                  workers: int | None = None) -> dict:
+                  workers: int | None = None, finish: Callable[[str], dict] | None = None) -> dict:
     """Convert the subband files ``paths`` (one group) to ``out_ms``; return a summary dict.
 
     The writer is ``conversion.writer``; ``workers`` overrides ``conversion.workers`` (the
-    parallel writer's processes; the workflow passes the rule's threads).
+    parallel writer's processes; the workflow passes the rule's threads).  ``finish``, when
+    given, is called with the staged MS before it is moved into place (the workflow flags it
+    there, so a flagged MS appears at once or not at all); its dict joins the summary.
     Raises :class:`ConversionError` with the offending file and reason on bad input.
     """
     t_start = time.perf_counter()
@@ -165,6 +168,7 @@ def convert_group(paths: list[str], out_ms: str, *, telescope: Telescope, conver
         else:
             _write_parallel(tmp_ms, headers=headers, meta=meta, telescope=telescope, ant_pos=ant_pos, centre=centre,
                             workers=workers or conversion.workers, provenance=prov)
+        extra = finish(tmp_ms) if finish is not None else {}
         move_into_place(tmp_ms, out_ms)
     except UVH5Error as err:
         raise ConversionError(str(err)) from None
@@ -177,6 +181,7 @@ def convert_group(paths: list[str], out_ms: str, *, telescope: Telescope, conver
         "staged_in": stage_root,
         "seconds": round(time.perf_counter() - t_start, 2),
         "phase_center_icrs_deg": [math.degrees(ra_c), math.degrees(dec_c)],
+        **extra,
     }
     log.info("converted %d subbands -> %s with %s writer in %.1f s", len(paths), out_ms, writer, summary["seconds"])
     return summary

@@ -17,8 +17,9 @@ Products of :func:`lightcurves` (all CSV, fluxes in Jy, times MJD UTC):
 - ``candidates``: the ESE candidates, most significant first;
 - ``dropped_references``: references rejected, with the reason.
 
-:func:`write_forced_photometry` and :func:`write_lightcurves` are the two workflow rules:
-they compute and write every product of their rule (each file atomically).  The
+:func:`photometry_of_image` is what rule ``forced_photometry`` runs on each image of a date
+(:func:`dsa110_contimg.jobs.photometry_job`); :func:`write_lightcurves` is rule
+``lightcurves``: it computes and writes every product of the rule (each file atomically).  The
 light-curve modules (normalisation, variability with scipy.stats, plots with matplotlib)
 are imported where used: the per-image rule runs once per image and needs none of them.
 """
@@ -57,23 +58,6 @@ def photometry_of_image(pbcor: str, pb: str, *, db_path: str, group: str, photom
     return table
 
 
-def write_forced_photometry(pbcor: str, pb: str, *, db_path: str, group: str, photometry: Photometry, imaging: Imaging,
-                            csv_path: str, sidecar_path: str, provenance: dict) -> pd.DataFrame:
-    """The forced_photometry rule: :func:`photometry_of_image` -> ``csv_path``, and a JSON
-    sidecar (counts, columns, units, settings, ``provenance``) -> ``sidecar_path``."""
-    table = photometry_of_image(pbcor, pb, db_path=db_path, group=group, photometry=photometry, imaging=imaging)
-    write_csv(table, csv_path)
-    side = {
-        "group": group, "image": pbcor, "n_sources": len(table),
-        "n_flagged": int((table["flags"] != "").sum()), "columns": list(table.columns),
-        "units": {"flux_jy": "Jy", "flux_err_jy": "Jy", "rms_jy": "Jy/beam (pbcor)", "mjd": "MJD UTC", "ra_deg": "deg ICRS"},
-        "settings": as_plain(photometry),
-        "provenance": provenance,
-    }
-    write_json(sidecar_path, side)
-    return table
-
-
 def write_csv(df: pd.DataFrame, path: str) -> None:
     """Write a CSV atomically (full float precision)."""
     with atomic_path(path) as tmp:
@@ -85,11 +69,14 @@ def group_mjd(group: str) -> float:
     return float(Time(group, format="isot", scale="utc").mjd)
 
 
-def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometry, missing_groups: Sequence[str] = ()) -> dict:
-    """Merge per-image CSVs, normalise against the reference ensemble, compute variability.
+def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometry, imaged_groups: Sequence[str],
+                missing_groups: Sequence[str] = ()) -> dict:
+    """Merge the forced-photometry CSVs (one per date, or per image), normalise against the
+    reference ensemble, compute variability.
 
-    ``missing_groups``: science groups of the range that have no image (e.g. an
-    incomplete group); they appear as gaps.  Returns a dict of DataFrames (see module
+    ``imaged_groups``: the groups whose images the CSVs measured; one with no row (no catalog
+    source measurable) is a gap.  ``missing_groups``: groups of the range that have no image
+    (e.g. an incomplete group); they appear as gaps too.  Returns a dict of DataFrames (see module
     docstring) plus ``references`` (the ids requested from the catalog view).
     """
     from .normalize import error_model, normalize
@@ -99,10 +86,11 @@ def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometr
     frames = [pd.read_csv(p, dtype={"source_id": str, "group": str, "flags": str}, keep_default_na=False,
                           na_values={c: ["", "nan", "NaN"] for c in COLUMNS if c not in ("source_id", "group", "flags")})
               for p in csv_paths]
-    # an image where no catalog source was measurable is a gap like a missing image
-    missing_groups = list(missing_groups) + [os.path.basename(p)[: -len(".csv")] for p, f in zip(csv_paths, frames) if not len(f)]
     frames = [f for f in frames if len(f)]
     meas = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    # an image where no catalog source was measurable is a gap like a missing image
+    measured = set(meas["group"])
+    missing_groups = sorted(set(missing_groups) | {g for g in imaged_groups if g not in measured})
     meas["flags"] = meas["flags"].fillna("")
     if missing_groups and len(meas):
         ids = meas.groupby("source_id")[["ra_deg", "dec_deg"]].first().reset_index()
@@ -142,7 +130,7 @@ def lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometr
     return {"lightcurves": res.table, "transits": transits, "corrections": res.epochs, "variability": var,
             "candidates": candidates(var),
             "dropped_references": res.dropped_refs, "references": refs, "error_scale": scale,
-            "error_floor": floor, "reference_error_model": ref_recs}
+            "error_floor": floor, "reference_error_model": ref_recs, "missing_groups": missing_groups}
 
 
 def plot_all(products: dict, out_dir: str, *, photometry: Photometry) -> dict[str, str]:
@@ -193,17 +181,17 @@ def lightcurve_summary(products: dict, *, n_images: int, missing_groups: Sequenc
     }
 
 
-def write_lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometry, missing_groups: Sequence[str],
-                      out_dir: str, provenance: dict) -> dict:
+def write_lightcurves(csv_paths: Sequence[str], db_path: str, *, photometry: Photometry, imaged_groups: Sequence[str],
+                      missing_groups: Sequence[str], out_dir: str, provenance: dict) -> dict:
     """The lightcurves rule: :func:`lightcurves`, then every product into ``out_dir`` --
     the CSVs of :data:`TABLE_FILES`, the plots of :data:`PLOT_FILES` in ``out_dir/plots``
     and ``summary.json`` (:func:`lightcurve_summary`) last; each file atomically.
     Returns the summary."""
-    prod = lightcurves(csv_paths, db_path, photometry=photometry, missing_groups=missing_groups)
+    prod = lightcurves(csv_paths, db_path, photometry=photometry, imaged_groups=imaged_groups, missing_groups=missing_groups)
     for key, name in TABLE_FILES.items():
         write_csv(prod[key], os.path.join(out_dir, name))
     plots = plot_all(prod, os.path.join(out_dir, "plots"), photometry=photometry)
-    summary = lightcurve_summary(prod, n_images=len(csv_paths), missing_groups=missing_groups, plots=plots,
+    summary = lightcurve_summary(prod, n_images=len(imaged_groups), missing_groups=prod["missing_groups"], plots=plots,
                                  photometry=photometry, provenance=provenance)
     write_json(os.path.join(out_dir, "summary.json"), summary)
     return summary

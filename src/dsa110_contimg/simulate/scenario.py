@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from astropy.time import Time
@@ -85,14 +85,22 @@ def plan(*, simulation: Simulation, telescope: Telescope) -> list[PlannedGroup]:
         starts.append((e, "calibrator", 0, base - dur / 2 / 86400.0))
         sci0 = base + sim.science_offset_min * 60.0 / 86400.0
         starts += [(e, "science", k, sci0 + k * dur / 86400.0) for k in range(sim.science_groups_per_epoch)]
-    # one astropy conversion for every group (a month of groups: ~0.1 s instead of ~5 s)
-    utc = Time([s[3] for s in starts], format="jd", scale="utc").to_datetime(timezone=timezone.utc) if starts else []
+    utc = [jd_to_datetime(s[3]) for s in starts]
     groups: list[PlannedGroup] = []
     for (e, kind, k, start), t in zip(starts, utc):
         jit = rng.uniform(0.0, sim.jitter_s, N_SUBBANDS)
         ftimes = {sb: (t + timedelta(seconds=float(jit[sb]))).strftime(TIMESTAMP_FMT) for sb in range(N_SUBBANDS)}
         groups.append(PlannedGroup(len(groups), e, kind, start, ftimes, drops.get((e, kind, k), [])))
     return groups
+
+
+UNIX_EPOCH_JD = 2440587.5
+
+
+def jd_to_datetime(jd: float) -> datetime:
+    """UTC JD -> timezone-aware datetime, to the microsecond (as astropy's ``to_datetime``, which
+    takes ~0.3 ms per time: a month's 8,640 groups cost seconds; no leap second falls in a group)."""
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=round((jd - UNIX_EPOCH_JD) * 86400e6))
 
 
 def group_times_jd(g: PlannedGroup, *, simulation: Simulation) -> np.ndarray:

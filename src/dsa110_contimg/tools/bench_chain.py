@@ -8,9 +8,11 @@
    min later; the real station layout when the station file exists, else the built-in
    one, and says which) and runs ``snakemake`` on it up to the science group's forced
    photometry -- the workflow's own rules, with their ``benchmark:`` files.
-2. Prints per stage (from those benchmark files): wall time, CPU time, peak RSS, and the
-   science group's end-to-end total (convert + flag + apply + image + photometry)
-   against the 309 s a group takes to arrive.
+2. Prints per stage (from the stage records the jobs write: ``stages`` in the conversion
+   summary, the image QA and the photometry sidecar; each job's total from its
+   ``benchmark:`` file): wall time, CPU time, peak RSS, and the science group's end-to-end
+   total (its convert and image jobs + its share of the date's photometry job) against the
+   309 s a group takes to arrive.
 3. Images the same calibrated science group again with each of ``--imagers`` through the
    ``image`` rule (``--forcerun image`` with ``imaging.*`` overrides): ``default`` (the
    config as shipped), ``tclean`` (the seed's imager: tclean with the static beam,
@@ -20,7 +22,8 @@
    are within 3 % of theirs (:mod:`dsa110_contimg.validation.imaging`).
 
 Every figure is written to ``<work>/bench.json`` too.  Snakemake's benchmark files give
-``s`` (wall), ``cpu_time`` and ``max_rss`` (MB) per job.
+``s`` (wall), ``cpu_time`` and ``max_rss`` (MB) per job; a stage's RSS is the job's peak up
+to the end of that stage.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import time
 
 import yaml
 
+from .. import layout as paths
 from ..simulate.scenario import sim_day
 
 REAL_TIME_S = 309.0
@@ -47,8 +51,7 @@ IMAGER_CONFIGS = {
     "tclean": {"backend": "tclean", "static_beam": True, "selfcal": True, "clean_mask": "catalog"},
     "wsclean": {"backend": "wsclean", "static_beam": False, "selfcal": False, "clean_mask": "none"},
 }
-SCIENCE_STAGES = ("convert", "flag", "apply", "image", "photometry")
-CAL_STAGES = ("convert", "flag", "solve", "apply")
+JOBS = ("convert", "solve", "image")
 
 
 def bench_config(*, out_dir: str, station_file: str) -> dict:
@@ -73,14 +76,31 @@ def read_benchmark(path: str) -> dict:
     return {"wall_s": num("s"), "cpu_s": num("cpu_time"), "max_rss_mb": num("max_rss")}
 
 
-def stage_benchmarks(results: str, group: str, stages) -> dict:
-    """{stage: read_benchmark} of one group's jobs (``benchmarks/<stage>/<group>.tsv``)."""
-    out = {}
-    for stage in stages:
-        p = os.path.join(results, "benchmarks", stage, f"{group}.tsv")
+def _json(path: str) -> dict:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def group_stages(results: str, group: str) -> dict:
+    """Per stage of one group (convert, flag, solve_field, solve, apply, image, photometry):
+    wall, CPU, peak RSS; and per job (``jobs``: convert, solve, image) from its benchmark file."""
+    stages = dict(_json(paths.path(results, "ms_summary", group))["stages"])
+    stages.pop("job", None)
+    solve = os.path.join(results, "benchmarks", "solve", paths.day(group), f"{group}.tsv")
+    if os.path.exists(solve):
+        stages["solve"] = read_benchmark(solve)
+    qa = paths.image(results, group, ".qa.json")
+    if os.path.exists(qa):
+        stages.update(_json(qa)["stages"])
+    phot = paths.photometry_day(results, paths.day(group), "json")
+    if os.path.exists(phot) and "wall_s" in _json(phot)["groups"].get(group, {}):
+        stages["photometry"] = {k: _json(phot)["groups"][group][k] for k in ("wall_s", "cpu_s", "max_rss_mb")}
+    jobs = {}
+    for job in JOBS:
+        p = os.path.join(results, "benchmarks", job, paths.day(group), f"{group}.tsv")
         if os.path.exists(p):
-            out[stage] = read_benchmark(p)
-    return out
+            jobs[job] = read_benchmark(p)
+    return {"stages": stages, "jobs": jobs}
 
 
 def snakemake(args: list[str], *, configs: list[str], cores: int, log: str) -> float:
@@ -102,8 +122,7 @@ def image_figures(results: str, group: str) -> dict:
     from ..validation.calibration import read_truth
     from ..validation.imaging import WITHIN, check_image
 
-    with open(os.path.join(results, "images", f"{group}.qa.json")) as fh:
-        qa = json.load(fh)
+    qa = _json(paths.image(results, group, ".qa.json"))
     im = check_image(qa, group=group, truth=read_truth(results))
     src = im["sources"]
     out = {"rms_mjy": 1e3 * im["rms_jy"], "rms_over_thermal": im["rms_jy"] / im["briggs_jy"], "n_checked": len(src),
@@ -129,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--imagers", nargs="*", default=["default", "wsclean", "tclean"], choices=sorted(IMAGER_CONFIGS))
     ap.add_argument("--cores", type=int, default=2)
     args = ap.parse_args(argv)
+    # the imagers' "wall s"/"CPU s" are the image stage's (applycal excluded); RSS the image job's peak
     work = os.path.abspath(args.work)
     results = os.path.join(work, "results")
     os.makedirs(work, exist_ok=True)
@@ -148,23 +168,29 @@ def main(argv: list[str] | None = None) -> int:
     sci = next(g["group_id"] for g in truth["groups"] if g["kind"] == "science")
     print(f"calibrator transit {cal}, science group {sci}", flush=True)
     # (re)run the chain from the raw files: the MS, flags, tables, images are made again
-    for d in ("ms", "flags", "caltables", "calibrated", "images", "photometry"):
-        for p in glob.glob(os.path.join(results, d, f"{cal}*")) + glob.glob(os.path.join(results, d, f"{sci}*")):
-            shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
+    for d in ("ms", "caltables", "caltables/field", "calibrated", "images"):
+        for g in (cal, sci):
+            for p in glob.glob(os.path.join(results, d, paths.day(g), f"{g}*")):
+                shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
+    for date in {paths.day(cal), paths.day(sci)}:
+        for ext in ("csv", "json"):
+            if os.path.exists(paths.photometry_day(results, date, ext)):
+                os.unlink(paths.photometry_day(results, date, ext))
     snakemake(sorted({f"{results}/sim/raw/{sim_day(cal)}", f"{results}/sim/raw/{sim_day(sci)}"}), configs=[cfg_path], cores=args.cores, log=log)
-    wall = snakemake([f"{results}/photometry/{sci}.csv", f"{results}/calibrated/{cal}.json"], configs=[cfg_path],
+    wall = snakemake(sorted({paths.photometry_day(results, paths.day(g)) for g in (cal, sci)}), configs=[cfg_path],
                      cores=args.cores, log=log)
     report = {"layout": layout, "calibrator": cal, "science": sci, "snakemake_wall_s": wall,
-              "calibrator_stages": stage_benchmarks(results, cal, CAL_STAGES),
-              "science_stages": stage_benchmarks(results, sci, SCIENCE_STAGES)}
-    sci_total = sum(report["science_stages"][s]["wall_s"] for s in SCIENCE_STAGES if s in report["science_stages"])
+              "groups": {"calibrator": group_stages(results, cal), "science": group_stages(results, sci)}}
+    sci_fig = report["groups"]["science"]
+    sci_total = sum(sci_fig["jobs"][j]["wall_s"] for j in ("convert", "image")) + sci_fig["stages"]["photometry"]["wall_s"]
     report["science_total_s"] = sci_total
     report["science_over_real_time"] = sci_total / REAL_TIME_S
-    print(f"\n  {'stage':22s} {'wall s':>8s} {'CPU s':>8s} {'RSS GB':>7s}")
-    for s, b in report["calibrator_stages"].items():
-        print(fmt_stage(f"calibrator {s}", b))
-    for s, b in report["science_stages"].items():
-        print(fmt_stage(f"science {s}", b))
+    print(f"\n  {'stage':22s} {'wall s':>8s} {'CPU s':>8s} {'RSS GB':>7s}   (RSS: the job's peak up to the stage's end)")
+    for who in ("calibrator", "science"):
+        for s, b in report["groups"][who]["stages"].items():
+            print(fmt_stage(f"{who} {s}", b))
+        for j, b in report["groups"][who]["jobs"].items():
+            print(fmt_stage(f"{who} job {j}", b))
     print(f"  science group end to end {sci_total:6.1f} s = {report['science_over_real_time']:.2f} x the {REAL_TIME_S:.0f} s "
           f"a group takes to arrive  (snakemake wall for both groups: {wall:.0f} s)", flush=True)
     report["default_image"] = image_figures(results, sci)
@@ -177,13 +203,14 @@ def main(argv: list[str] | None = None) -> int:
         over = os.path.join(work, f"imaging-{name}.yaml")
         with open(over, "w") as fh:
             yaml.safe_dump({"imaging": IMAGER_CONFIGS[name]}, fh)
-        snakemake(["--forcerun", "image", "--until", "image", f"{results}/images/{sci}.image.pbcor.fits"],
+        snakemake(["--forcerun", "image", "--until", "image", paths.image(results, sci, ".image.pbcor.fits")],
                   configs=[cfg_path, over], cores=args.cores, log=log)
-        side[name] = {**read_benchmark(os.path.join(results, "benchmarks", "image", f"{sci}.tsv")),
+        figures = group_stages(results, sci)
+        side[name] = {**figures["stages"]["image"], "job_max_rss_mb": figures["jobs"]["image"]["max_rss_mb"],
                       **image_figures(results, sci)}
         keep = os.path.join(work, "imagers", name)
         os.makedirs(keep, exist_ok=True)
-        for p in glob.glob(os.path.join(results, "images", f"{sci}.*")):
+        for p in glob.glob(paths.image(results, sci, ".*")):
             shutil.copy2(p, keep)
     report["imagers"] = side
     print(f"\n  {'imager':10s} {'wall s':>7s} {'CPU s':>7s} {'RSS GB':>7s} {'rms mJy':>8s} {'/therm':>6s} "

@@ -161,8 +161,9 @@ def read_truth(run: str) -> dict:
 
 
 def check_calibration(run: str) -> dict:
-    """Every calibrator transit (``<run>/caltables/*.json``) and every flagged group
-    (``<run>/flags/*.json``) of a run against its truth.
+    """Every calibrator transit (``<run>/caltables/<date>/*.json``), every flagged group (the
+    ``flags`` of ``<run>/ms/<date>/*.json``, whose MS still exists) and every calibrated group
+    (``<run>/calibrated/<date>/*.json``) of a run against its truth.
 
     Returns ``{"transits": {name: check_transit(...)}, "flagging": {group: {"kind": ...,
     **check_flags(...)}}}``, both in file-name order.
@@ -170,21 +171,23 @@ def check_calibration(run: str) -> dict:
     truth = read_truth(run)
     by_gid = {g["group_id"]: g for g in truth["groups"]}
     transits = {}
-    for path in sorted(glob.glob(os.path.join(run, "caltables", "*.json"))):
+    for path in sorted(glob.glob(os.path.join(run, "caltables", "*", "*.json"))):
         with open(path) as fh:
             s = json.load(fh)
         transits[os.path.basename(path)[:-5]] = check_transit(
             s, truth, k=qa.read_caltable(s["tables"]["K"]), b=qa.read_caltable(s["tables"]["B"]))
     flagging = {}
-    for path in sorted(glob.glob(os.path.join(run, "flags", "*.json"))):
+    for path in sorted(glob.glob(os.path.join(run, "ms", "*", "*.json"))):
         gid = os.path.basename(path)[:-5]
         g = by_gid[gid]
-        with tables.table(os.path.join(run, "ms", f"{gid}.ms"), ack=False) as t:
+        if not os.path.isdir(path[:-5] + ".ms"):  # keep_ms: false
+            continue
+        with tables.table(path[:-5] + ".ms", ack=False) as t:
             f, a1, a2, tm = t.getcol("FLAG"), t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("TIME")
         flagging[gid] = {"kind": g["kind"], **check_flags(f, a1, a2, tm, rfi=truth["rfi"][str(g["index"])],
                                                           dead_antenna=truth["dead_antenna"])}
     gains = {}
-    for path in sorted(glob.glob(os.path.join(run, "calibrated", "*.json"))):
+    for path in sorted(glob.glob(os.path.join(run, "calibrated", "*", "*.json"))):
         with open(path) as fh:
             sc = json.load(fh)
         if "gain" in sc and len(sc.get("applied", [])) >= 3:  # sidecars of this version
