@@ -8,7 +8,7 @@ CORES  ?= 2
 export CASASITECONFIG := $(CURDIR)/config/casa/casasiteconfig.py
 export MPLBACKEND := Agg
 
-.PHONY: venv system-deps run test lint dryrun bench bench-conversion report truth clean seeds strip
+.PHONY: venv system-deps run test lint dryrun bench bench-plan bench-conversion report truth clean seeds strip
 
 venv: $(VENV)/.installed
 
@@ -47,6 +47,11 @@ dryrun: venv
 ## science group imaged by the default path, tclean and WSClean side by side
 bench: venv system-deps
 	$(BIN)/python -m dsa110_contimg.tools.bench_chain --work bench/chain --cores $(CORES)
+	$(BIN)/python -m dsa110_contimg.tools.bench_plan --days 1 7 30 --work bench/plan
+
+## bench-plan: how long a dry run of 1, 7 and 30 days of a full-day strip takes
+bench-plan: venv
+	$(BIN)/python -m dsa110_contimg.tools.bench_plan --days 1 7 30 --work bench/plan
 
 ## bench-conversion: the conversion writers and the calibration steps on a full-size group
 bench-conversion: venv

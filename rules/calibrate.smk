@@ -7,6 +7,10 @@ rule solve:
     input:
         ms=P("ms"),
         summary=P("ms_summary"),
+        # not read by the solve: the field groups' gain solves need them, and depend on this
+        # transit's summary alone (rule convert)
+        catalog=MASTER_DB,
+        beam=beam_h5(),
     output:
         K=directory(P("caltables") + ".K"),
         B=directory(P("caltables") + ".B"),

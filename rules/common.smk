@@ -9,9 +9,11 @@ from snakemake.logging import logger
 
 from dsa110_contimg import layout
 from dsa110_contimg.imaging.backends import BACKENDS
+from dsa110_contimg.manifest import manifest_path, write_manifest
 from dsa110_contimg.provenance import config_hash
 from dsa110_contimg.selection import FIELD, CalibratorCatalogError, calibration_plan, discover_groups, raw_dir, sim_day
 from dsa110_contimg.settings import Settings
+from dsa110_contimg.simulate.scenario import plan as sim_plan
 
 
 SETTINGS = Settings.from_config(config)
@@ -38,7 +40,8 @@ def gpath(product, group):
     return layout.path(OUT, product, group)
 
 
-GROUPS = {g.group_id: g for g in discover_groups(SETTINGS)}
+PLANNED = sim_plan(simulation=SETTINGS.simulation, telescope=SETTINGS.telescope) if SIMULATE else None
+GROUPS = {g.group_id: g for g in discover_groups(SETTINGS, planned=PLANNED)}
 
 
 def is_activated(key):
@@ -62,13 +65,18 @@ def group_files(wildcards):
 
 
 def convert_inputs(wildcards):
-    """Real data: the files themselves; simulated: the simulator's directory of the group's UTC
-    date.  A group on the field path also needs its transit's solution, the master catalog and
+    """Real data: the group's manifest (its files, sizes and mtimes; mtime = the newest file's);
+    simulated: the simulator's directory of the group's UTC date.  A group on the field path also needs its transit's solution, the master catalog and
     the beam (its gains are solved in the same job)."""
-    out = {"raw": f"{RAW_DIR}/{sim_day(wildcards.group)}"} if SIMULATE else {"raw": group_files(wildcards)}
+    if SIMULATE:
+        out = {"raw": f"{RAW_DIR}/{sim_day(wildcards.group)}"}
+    else:  # the group's manifest stands for its 16 files (dsa110_contimg.manifest)
+        out = {"raw": write_manifest(manifest_path(f"{OUT}/.cache", wildcards.group), group_files(wildcards))}
     transit = field_transit(wildcards.group)
     if transit:
-        out.update(transit=gpath("transit", transit), catalog=MASTER_DB, beam=beam_h5())
+        # the transit's solve takes the master catalog and the beam as inputs too, so its
+        # summary stands for all three (each input file of 8,640 jobs a month costs planning time)
+        out["transit"] = gpath("transit", transit)
     return out
 
 
@@ -101,33 +109,31 @@ def _plan_or_none():
         return None
 
 
-def group_mb(wildcards):
-    """UVH5 size (MB) of one group: the files on disk, or the simulation's shape (known before they exist)."""
-    return _group_mb(wildcards.group)
-
-
-@functools.cache
-def _group_mb(group):
-    """group_mb by group id, once per group (convert and image both ask; a month has 8,640 groups)."""
+def _range_group_mb():
+    """UVH5 size (MB) of the range's groups: the simulation's shape, or the first complete group's
+    files (a range's groups share one shape; a month has 8,640 groups, so this is asked once)."""
     from dsa110_contimg.conversion.workers import files_mb, simulated_group_mb
 
     if SIMULATE:
         return simulated_group_mb(SETTINGS.simulation)
-    return files_mb([p for _, p in sorted(GROUPS[group].files.items())])
+    first = next((g for _, g in sorted(GROUPS.items()) if g.ok), None)
+    return files_mb(list(first.files.values())) if first else 0.0
 
 
-def convert_threads(wildcards):
+GROUP_MB = _range_group_mb()
+
+
+def _convert_threads():
     """Workers (and threads) of one conversion: conversion.workers, or 1 for a small group."""
     from dsa110_contimg.conversion.workers import conversion_workers
 
-    return conversion_workers(group_mb(wildcards), conversion=SETTINGS.conversion)
+    return conversion_workers(GROUP_MB, conversion=SETTINGS.conversion)
 
 
-def image_threads(wildcards):
-    """Threads of one image job: the backend's, or 1 for a group below conversion.parallel_min_mb
-    (the demo's image jobs keep one core busy: static beam, self-cal and a small WSClean run)."""
-    small = group_mb(wildcards) < SETTINGS.conversion.parallel_min_mb
-    return 1 if small else BACKENDS[SETTINGS.imaging.backend].threads
+CONVERT_THREADS = _convert_threads()
+# threads of one image job: the backend's, or 1 for a group below conversion.parallel_min_mb
+# (the demo's image jobs keep one core busy: static beam, self-cal and a small WSClean run)
+IMAGE_THREADS = 1 if GROUP_MB < SETTINGS.conversion.parallel_min_mb else BACKENDS[SETTINGS.imaging.backend].threads
 
 
 def ledger_inputs(wildcards):
@@ -152,7 +158,7 @@ def ms_output(path):
 @functools.cache
 def cal_plan():
     """The calibration plan of the range (built on first use: it needs the calibrator catalog)."""
-    return calibration_plan(SETTINGS, list(GROUPS.values()))
+    return calibration_plan(SETTINGS, list(GROUPS.values()), planned=PLANNED)
 
 
 def calibrator_groups():
@@ -176,13 +182,16 @@ def image_inputs(wildcards):
     chosen = plan["tables_from"]
     out = {
         "ms": gpath("ms", wildcards.group),
-        "summary": gpath("ms_summary", wildcards.group),
         "solutions": sorted({gpath("transit", cal) for kind, cal in chosen.items() if cal != FIELD}),
     }
-    if plan["path"] == "field":
-        out["field"] = gpath("field_tables", wildcards.group)
+    if plan["path"] == "field":  # this group's field gains come with its MS (rule convert)
         out["previous"] = [gpath("field_tables", g) for g in plan["lookback"]]
     return out
+
+
+def field_dir(wildcards):
+    """The group's field-gain directory (an output of the job that made its MS), or empty on the transit path."""
+    return gpath("field_tables", wildcards.group) if cal_plan()[wildcards.group]["path"] == "field" else ""
 
 
 def calibrator_of(wildcards):
@@ -220,7 +229,7 @@ def photometry_targets(wildcards=None):
 def image_targets(wildcards=None):
     """Every calibratable group's pbcor image (transits too: a drift scan images every group),
     and the calibration ledger."""
-    return [layout.image(OUT, g, ".image.pbcor.fits") for g in calibratable_groups()] + [f"{OUT}/ledger/calibration.csv"]
+    return [gpath("images", g) for g in calibratable_groups()] + [f"{OUT}/ledger/calibration.csv"]
 
 
 def beam_h5():
@@ -258,10 +267,8 @@ def photometry_csvs(wildcards=None):
 
 
 def images_of_date(wildcards):
-    """The pbcor and pb FITS of every group imaged on one date."""
-    groups = [g for g in calibratable_groups() if layout.day(g) == wildcards.date]
-    return {"pbcor": [layout.image(OUT, g, ".image.pbcor.fits") for g in groups],
-            "pb": [layout.image(OUT, g, ".pb.fits") for g in groups]}
+    """The image directory of every group imaged on one date."""
+    return [gpath("images", g) for g in calibratable_groups() if layout.day(g) == wildcards.date]
 
 
 def missing_epochs(wildcards=None):

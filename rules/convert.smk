@@ -40,6 +40,8 @@ rule convert:
     params:
         files=group_files,
         not_solved=field_not_solved,
+        catalog=MASTER_DB,
+        beam=beam_h5(),
         # a change reruns: conversion, flagging and the field-gain solve's settings
         settings=config_hash({"conversion": config["conversion"], "telescope": config["telescope"],
                               "calibration": {k: config["calibration"][k] for k in
@@ -49,7 +51,7 @@ rule convert:
     benchmark:
         f"{OUT}/benchmarks/convert/{{date}}/{{group}}.tsv"
     priority: 1  # downstream rules first (1-6): each epoch flows through to its image while others are simulated
-    threads: convert_threads
+    threads: CONVERT_THREADS
     resources:
         mem_mb=4000,
         runtime=30,

@@ -51,10 +51,11 @@ rule image:
     input:
         unpack(image_inputs),
         vp=f"{OUT}/vp/dsa110.vp",
-        beam=beam_h5(),
-        catalog=sky_catalog(),
         sources=static_beam_catalog(),
     params:
+        beam=beam_h5(),  # the VP table is made from it: a new beam remakes the VP table, then the images
+        overlay=sky_catalog(),  # demo thumbnails: the simulator's sky (written before any group)
+        field=field_dir,
         validity=[config["calibration"]["bp_validity_h"], config["calibration"]["gain_validity_h"]],
         # a change re-images: imaging, telescope and the gain choice's settings
         settings=config_hash({"imaging": config["imaging"], "telescope": config["telescope"],
@@ -62,17 +63,15 @@ rule image:
                                               ("gain_fallback_max_age_h", "fallback_lookback_groups", "age_grades_h")}}),
     output:
         sidecar=P("calibrated"),
-        image=P("images") + ".image.fits",
-        pbcor=P("images") + ".image.pbcor.fits",
-        pb=P("images") + ".pb.fits",
-        qa=P("images") + ".qa.json",
-        thumb=report(P("images") + ".png", caption="../report/image.rst", category="Images"),
+        # <group>.image.fits, .image.pbcor.fits, .pb.fits, .residual.fits, .qa.json, .png: one
+        # directory per group (one declared output instead of six: a month plans faster)
+        images=report(directory(P("images")), patterns=["{name}.png"], caption="../report/image.rst", category="Images"),
     log:
         f"{OUT}/logs/image/{{date}}/{{group}}.log",
     benchmark:
         f"{OUT}/benchmarks/image/{{date}}/{{group}}.tsv"
     priority: 5  # see rule convert
-    threads: image_threads  # the backend's threads (1 for a small group)
+    threads: IMAGE_THREADS  # the backend's threads (1 for a small group)
     resources:
         mem_mb=6000,
         runtime=60,

@@ -29,7 +29,7 @@ rule forced_photometry:
     """Beam-matched-filter fluxes at every catalog position inside the usable primary beam, for
     every image of one UTC date (one CSV per date)."""
     input:
-        unpack(images_of_date),
+        images=images_of_date,
         db=MASTER_DB,
     params:
         settings=config_hash({"photometry": config["photometry"], "pblimit": config["imaging"]["pblimit"]}),

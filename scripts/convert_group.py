@@ -7,6 +7,6 @@ from dsa110_contimg.settings import Settings
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 configure_casa(logfile=sm.log[0])
-field = FieldInputs(sm.input.transit, sm.input.catalog, sm.input.beam) if hasattr(sm.input, "transit") else None
+field = FieldInputs(sm.input.transit, sm.params.catalog, sm.params.beam) if hasattr(sm.input, "transit") else None
 convert_job(list(sm.params.files), out_ms=sm.output.ms, summary_path=sm.output.summary, field_dir=sm.output.field,
             field=field, not_solved=sm.params.not_solved, settings=Settings.from_config(sm.config), workers=sm.threads)

@@ -8,8 +8,10 @@ from dsa110_contimg.settings import Settings
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-suffix = ".image.pbcor.fits"
-images = {os.path.basename(p)[: -len(suffix)]: (p, pb) for p, pb in zip(sm.input.pbcor, sm.input.pb, strict=True)}
+images = {}
+for d in sm.input.images:  # images/<date>/<group>/
+    g = os.path.basename(d.rstrip("/"))
+    images[g] = (os.path.join(d, f"{g}.image.pbcor.fits"), os.path.join(d, f"{g}.pb.fits"))
 photometry_job(images, db_path=sm.input.db, settings=Settings.from_config(sm.config), csv_path=sm.output.csv,
                sidecar_path=sm.output.sidecar,
-               provenance=provenance_record(sm.config, inputs=[*sm.input.pbcor, *sm.input.pb, sm.input.db]))
+               provenance=provenance_record(sm.config, inputs=[p for pair in images.values() for p in pair] + [sm.input.db]))

@@ -361,7 +361,7 @@ def test_keep_ms_false_deletes_each_ms_once_its_products_exist(tmp_path):
     assert res.returncode == 0, output(res)[-5000:]
     out = cfg["output_dir"]
     assert glob.glob(os.path.join(out, "ms", "*", "*.json")) and not glob.glob(os.path.join(out, "ms", "*", "*.ms"))
-    assert glob.glob(os.path.join(out, "images", "*", "*.image.pbcor.fits"))
+    assert glob.glob(os.path.join(out, "images", "*", "*", "*.image.pbcor.fits"))
     assert os.path.isfile(os.path.join(out, "photometry", "summary.json"))
     again = snakemake("-n", "all", "--cores", "2", "--configfile", cfgfile)
     assert again.returncode == 0 and "Nothing to be done" in output(again), output(again)[-3000:]

@@ -8,7 +8,7 @@ is its first file's timestamp), so a month of 8,640 groups stays navigable::
     <out>/caltables/<date>/<group>.{K,B,G,json}   a calibrator transit's tables (rule solve)
     <out>/caltables/field/<date>/<group>{,.json}  a group's field gains (rule convert)
     <out>/calibrated/<date>/<group>.json  how the group was calibrated (rule image)
-    <out>/images/<date>/<group>.<kind>    FITS, QA JSON, thumbnail (rule image)
+    <out>/images/<date>/<group>/<group>.<kind>   FITS, QA JSON, thumbnail (rule image)
     <out>/photometry/<date>.{csv,json}    forced photometry of that date's images
 
 Patterns hold the wildcards ``{date}`` and ``{group}`` (the rules' wildcards);
@@ -47,8 +47,9 @@ def path(out: str, product: str, group: str) -> str:
 
 
 def image(out: str, group: str, kind: str) -> str:
-    """An image product of one group: ``kind`` is the suffix, e.g. ``.image.pbcor.fits``, ``.qa.json``, ``.png``."""
-    return path(out, "images", group) + kind
+    """An image product of one group, in the group's image directory (rule image's output):
+    ``kind`` is the suffix, e.g. ``.image.pbcor.fits``, ``.pb.fits``, ``.qa.json``, ``.png``."""
+    return f"{path(out, 'images', group)}/{group}{kind}"
 
 
 def photometry_day(out: str, date: str, ext: str = "csv") -> str:

@@ -16,8 +16,10 @@ import csv
 import math
 import os
 
+import numpy as np
+
 from . import grouping
-from .astrometry import meridian_icrs_many
+from .astrometry import last_rad, meridian_icrs_many
 from .atomic import atomic_path
 from .calibration.calibrators import CalibratorCatalogError, beam_weighted_flux, read_catalog, transit_calibrator
 from .calibration.validity import ApplyError, CalSet, select_tables
@@ -33,25 +35,27 @@ def raw_dir(settings: Settings) -> str:
     return settings.input_dir or os.path.join(settings.output_dir, "sim", "raw")
 
 
-def planned_paths(settings: Settings) -> list[str]:
-    """Every file the simulator writes: ``raw_dir/<UTC date>/<group id>/<timestamp>_sbNN.hdf5``."""
+def planned_paths(settings: Settings, planned: list | None = None) -> list[str]:
+    """Every file the simulator writes: ``raw_dir/<UTC date>/<group id>/<timestamp>_sbNN.hdf5``
+    (``planned``: the simulator's plan when the caller has it)."""
     root = raw_dir(settings)
     out = []
-    for g in plan(simulation=settings.simulation, telescope=settings.telescope):
+    for g in planned if planned is not None else plan(simulation=settings.simulation, telescope=settings.telescope):
         out += [os.path.join(root, sim_day(g.group_id), g.group_id, name) for name in g.filenames().values()]
     return out
 
 
-def discover_groups(settings: Settings, *, read: bool | None = None) -> list[grouping.Group]:
+def discover_groups(settings: Settings, *, read: bool | None = None, planned: list | None = None) -> list[grouping.Group]:
     """Groups in ``start``..``end``, each complete or carrying the reason it is skipped.
 
     ``read`` (default: only for real data) opens every file of complete groups to
-    catch unreadable or inconsistent subbands.
+    catch unreadable or inconsistent subbands.  ``planned``: the simulator's plan, when the
+    caller has it (simulated mode; computed here otherwise).
     """
     if read is None:
         read = not settings.simulate
     if settings.simulate:
-        groups = grouping.cluster(planned_paths(settings), settings.group_tolerance_s)
+        groups = grouping.cluster(planned_paths(settings, planned), settings.group_tolerance_s)
         groups = grouping.select_range(groups, settings.start, settings.end)
         grouping.check_complete(groups, settings.expected_subbands)
         if read:
@@ -114,7 +118,7 @@ def calibrator_catalog(settings: Settings) -> list[PointSource]:
     return [PointSource(c.name, c.ra_deg, sim.pointing_dec_deg + c.dec_offset_deg, c.flux_jy, c.alpha)]
 
 
-def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[str, dict]:
+def calibration_plan(settings: Settings, groups: list[grouping.Group], *, planned: list | None = None) -> dict[str, dict]:
     """Per complete group: mid MJD, the calibrator it transits (or None), and either the
     calibrator group chosen for each table kind (K, B, G) or the reason it cannot be calibrated.
 
@@ -122,11 +126,15 @@ def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[s
     (G is :data:`FIELD`: solved on the group, K and B from the transit; ``lookback``:
     the preceding field-path groups, nearest first, for the apply step's fallback).
     With ``calibration.field_gains.enabled`` false a group outside every G window is skipped.
+    ``planned``: the simulator's plan, when the caller has it (simulated mode).
     """
     tel, cc = settings.telescope, settings.calibration
     cals = calibrator_catalog(settings)
     info: dict[str, dict] = {}
-    planned = {g.group_id: g for g in plan(simulation=settings.simulation, telescope=tel)} if settings.simulate else None
+    if settings.simulate:
+        planned = {g.group_id: g for g in (planned if planned is not None else plan(simulation=settings.simulation, telescope=tel))}
+    else:
+        planned = None
     ok = [g for g in groups if g.ok]
     cache = None if settings.simulate else header_cache(settings)
     try:
@@ -134,11 +142,15 @@ def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[s
     finally:
         if cache is not None:
             cache.close()
-    ras, decs = meridian_icrs_many([m[0] for m in mids], [m[1] for m in mids], tel.location) if ok else ([], [])
+    near = _near_a_calibrator([m[0] for m in mids], cals, tel)
+    idx = np.flatnonzero(near)
+    ras, decs = np.full(len(ok), np.nan), np.full(len(ok), np.nan)
+    if idx.size:
+        ras[idx], decs[idx] = meridian_icrs_many([mids[i][0] for i in idx], [mids[i][1] for i in idx], tel.location)
     weight: dict[str, float] = {}
-    for g, (mid_jd, _), ra0, dec0 in zip(ok, mids, ras, decs):
+    for g, (mid_jd, _), ra0, dec0, close in zip(ok, mids, ras, decs, near):
         cal = transit_calibrator(cals, ra0_deg=math.degrees(ra0), dec0_deg=math.degrees(dec0),
-                                 min_flux_jy=cc.min_beam_flux_jy, dish_m=tel.dish_diameter_m)
+                                 min_flux_jy=cc.min_beam_flux_jy, dish_m=tel.dish_diameter_m) if close else None
         info[g.group_id] = {"mid_mjd": mid_jd - 2400000.5, "calibrator": cal.name if cal else None}
         if cal:
             weight[g.group_id] = beam_weighted_flux(cal, ra0_deg=math.degrees(ra0), dec0_deg=math.degrees(dec0),
@@ -168,6 +180,23 @@ def calibration_plan(settings: Settings, groups: list[grouping.Group]) -> dict[s
             field_path.append(gid)
         v["tables_from"] = chosen
     return info
+
+
+NEAR_CALIBRATOR_RA_DEG = 15.0
+"""A group whose meridian (apparent sidereal time) is farther than this in RA from every
+calibrator cannot see one: the beam (FWHM ~2.7 deg, first null 3.2 deg) is far below
+``min_beam_flux_jy`` there, so the ICRS meridian is worked out only for the others."""
+
+
+def _near_a_calibrator(mid_jds: list[float], cals: list[PointSource], tel) -> np.ndarray:
+    """Per group mid-time: is some calibrator within :data:`NEAR_CALIBRATOR_RA_DEG` of RA of the
+    meridian (apparent sidereal time; ICRS differs by < 1 deg)?"""
+    if not mid_jds or not cals:
+        return np.zeros(len(mid_jds), bool)
+    lst = last_rad(np.asarray(mid_jds, float), tel.location)
+    ra = np.radians([c.ra_deg for c in cals])
+    d = np.abs(np.angle(np.exp(1j * (lst[:, None] - ra[None, :]))))
+    return (d < math.radians(NEAR_CALIBRATOR_RA_DEG)).any(axis=1)
 
 
 def _one_group_per_transit(info: dict[str, dict], weight: dict[str, float]) -> None:

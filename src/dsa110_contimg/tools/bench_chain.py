@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         over = os.path.join(work, f"imaging-{name}.yaml")
         with open(over, "w") as fh:
             yaml.safe_dump({"imaging": IMAGER_CONFIGS[name]}, fh)
-        snakemake(["--forcerun", "image", "--until", "image", paths.image(results, sci, ".image.pbcor.fits")],
+        snakemake(["--forcerun", "image", "--until", "image", paths.path(results, "images", sci)],
                   configs=[cfg_path, over], cores=args.cores, log=log)
         figures = group_stages(results, sci)
         side[name] = {**figures["stages"]["image"], "job_max_rss_mb": figures["jobs"]["image"]["max_rss_mb"],

@@ -168,11 +168,11 @@ def summarize(images: list[dict]) -> dict | None:
 
 
 def check_imaging(run: str) -> dict:
-    """Every image of a run (``<run>/images/<date>/*.qa.json``) against its truth:
+    """Every image of a run (``<run>/images/<date>/<group>/*.qa.json``) against its truth:
     ``{"images": [check_image(...)], "summary": summarize(...)}``."""
     truth = read_truth(run)
     images = []
-    for qa_path in sorted(glob.glob(os.path.join(run, "images", "*", "*.qa.json"))):
+    for qa_path in sorted(glob.glob(os.path.join(run, "images", "*", "*", "*.qa.json"))):
         with open(qa_path) as fh:
             qa = json.load(fh)
         images.append(check_image(qa, group=os.path.basename(qa_path)[: -len(".qa.json")], truth=truth))
