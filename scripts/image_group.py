@@ -3,13 +3,14 @@ import os
 
 from dsa110_contimg.casa_env import configure_casa
 from dsa110_contimg.jobs import image_job
+from dsa110_contimg.layout import image_file
 from dsa110_contimg.logutil import to_file
 from dsa110_contimg.settings import Settings
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 os.makedirs(sm.output.images, exist_ok=True)
-prefix = os.path.join(sm.output.images, sm.wildcards.group)
+prefix = image_file(sm.output.images, "")
 configure_casa(logfile=sm.log[0])
 image_job(sm.input.ms, solutions=list(sm.input.solutions), field_dir=sm.params.field or None,
           previous_dirs=list(getattr(sm.input, "previous", [])), settings=Settings.from_config(sm.config),

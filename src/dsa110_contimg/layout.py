@@ -17,6 +17,8 @@ Patterns hold the wildcards ``{date}`` and ``{group}`` (the rules' wildcards);
 
 from __future__ import annotations
 
+import os
+
 PATTERNS = {
     "ms": "ms/{date}/{group}.ms",
     "ms_summary": "ms/{date}/{group}.json",
@@ -49,7 +51,14 @@ def path(out: str, product: str, group: str) -> str:
 def image(out: str, group: str, kind: str) -> str:
     """An image product of one group, in the group's image directory (rule image's output):
     ``kind`` is the suffix, e.g. ``.image.pbcor.fits``, ``.pb.fits``, ``.qa.json``, ``.png``."""
-    return f"{path(out, 'images', group)}/{group}{kind}"
+    return image_file(path(out, "images", group), kind)
+
+
+def image_file(image_dir: str, kind: str) -> str:
+    """An image product inside one group's image directory ``images/<date>/<group>/``: the
+    group is the directory's name, ``kind`` the suffix (as in :func:`image`)."""
+    group = os.path.basename(image_dir.rstrip("/"))
+    return os.path.join(image_dir, f"{group}{kind}")
 
 
 def photometry_day(out: str, date: str, ext: str = "csv") -> str:
