@@ -842,3 +842,26 @@ def test_restoring_beam_fit_against_astropy(bpa):
     got = fit_main_lobe(psf, cell_arcsec=cell)
     assert got[:2] == pytest.approx((bmaj, bmin), rel=0.01), got
     assert abs((got[2] - bpa + 90) % 180 - 90) < 0.5, got
+
+
+def test_pb_radius_is_where_the_airy_power_falls_to_pblimit():
+    from dsa110_contimg.imaging.params import pb_radius_deg
+
+    for pblimit in (0.5, 0.25, 0.1):
+        r = pb_radius_deg(1.4e9, pblimit, 4.65)
+        assert airy_power(np.radians(r), 1.4e9, 4.65) == pytest.approx(pblimit, abs=1e-9)
+    # half power at 1.029 lambda / D full width (the textbook Airy figure)
+    lam = 299792458.0 / 1.4e9
+    assert 2 * pb_radius_deg(1.4e9, 0.5, 4.65) == pytest.approx(math.degrees(1.0290 * lam / 4.65), rel=2e-4)
+    with pytest.raises(ValueError, match="pblimit"):
+        pb_radius_deg(1.4e9, 1.5, 4.65)
+
+
+def test_no_selfcal_when_the_gains_were_solved_on_the_group():
+    imaging = Settings.from_config(load_config()).imaging
+    assert imaging.selfcal
+    own = {"path": "field", "gain": {"source": "field", "age_h": 0.0}}
+    older = {"path": "transit", "gain": {"source": "transit", "age_h": 0.4}}
+    assert not img_pipeline._without_pointless_selfcal(imaging, own, "g.ms").selfcal
+    assert img_pipeline._without_pointless_selfcal(imaging, older, "g.ms").selfcal
+    assert img_pipeline._without_pointless_selfcal(imaging, None, "g.ms").selfcal

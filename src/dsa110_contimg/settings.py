@@ -128,8 +128,10 @@ class Imaging:
     static_beam_edge_fraction: float  # sources this close to the edge (fraction of the half field) are removed
     flat_spectrum: bool
     flat_spectrum_min_mjy: float
+    major_gain: float
     selfcal: bool
     selfcal_min_model_mjy: float
+    selfcal_min_gain_age_h: float
     clean_mask: str  # catalog | none
     mask_min_mjy: float
     mask_radius_beams: float

@@ -46,6 +46,7 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
     CALGAGE, CALGRADE cards), or None.
     The QA record holds the settings used (``imaging``).
     """
+    imaging = _without_pointless_selfcal(imaging, calibration, ms_path)
     backend = BACKENDS[imaging.backend].load()
     if threads:
         backend.threads = int(threads)
@@ -81,6 +82,20 @@ def image_group(*, ms_path: str, fits_prefix: str, imaging: Imaging, telescope: 
     return {"ms": ms_path, "backend": backend.name, "datacolumn": datacol, "geometry": geom, "seeded_sources": seeded,
             "static_beam": equalized, "clean_mask_circles": n_mask, "imaging": as_plain(imaging),
             "fits": {} if imaging.skip_fits else fits, "thumbnail": png, **stats}
+
+
+def _without_pointless_selfcal(imaging: Imaging, calibration: dict | None, ms_path: str) -> Imaging:
+    """``imaging`` with ``selfcal`` off when the group's gains were solved on the group itself
+    (age < ``imaging.selfcal_min_gain_age_h``): a transit imaged with its own gains, or field
+    gains solved against the same catalog sky.  Self-calibration could only add noise there
+    (and costs a CASA solve, ~2 s even on a demo group)."""
+    if not (imaging.selfcal and calibration):
+        return imaging
+    age = float(calibration["gain"]["age_h"])
+    if age >= imaging.selfcal_min_gain_age_h:
+        return imaging
+    log.info("%s: gains solved on this group (%s, %.3f h): no self-calibration", ms_path, calibration["gain"]["source"], age)
+    return dataclasses.replace(imaging, selfcal=False)
 
 
 def _static_beam_step(ms_path: str, work: str, *, datacolumn: str, geometry: dict, imaging: Imaging, telescope: Telescope,

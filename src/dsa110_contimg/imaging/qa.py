@@ -66,7 +66,11 @@ THUMB_MAX_PX = 640
 
 def thumbnail(image_fits: str, png: str, overlay=(), title: str = "") -> str:
     """PNG of the image with the restoring beam (lower left) and the positions of the
-    ``overlay`` sources (anything with ``ra_deg``/``dec_deg``, e.g. :class:`~dsa110_contimg.sky.PointSource`; circles)."""
+    ``overlay`` sources (anything with ``ra_deg``/``dec_deg``, e.g. :class:`~dsa110_contimg.sky.PointSource`; circles).
+
+    Axes: offsets (deg) from the image centre along the projection plane (east to the left),
+    the centre's RA/Dec in the labels.  Plain axes, not astropy's WCSAxes: those cost ~1 s of
+    import and drawing per image, more than the rest of the thumbnail."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,22 +82,31 @@ def thumbnail(image_fits: str, png: str, overlay=(), title: str = "") -> str:
     h = fits.getheader(image_fits)
     full = np.squeeze(fits.getdata(image_fits))
     rms = robust_rms(full)
-    # the PNG is ~520 px wide: show k x k block means (astropy's WCS step slice is the block centre)
+    # the PNG is ~520 px wide: show k x k block means
     k = max(1, int(np.ceil(max(full.shape) / THUMB_MAX_PX)))
     ny, nx = (full.shape[0] // k) * k, (full.shape[1] // k) * k
     img = full[:ny, :nx].reshape(ny // k, k, nx // k, k).mean(axis=(1, 3)) if k > 1 else full
-    w = WCS(h).celestial[::k, ::k] if k > 1 else WCS(h).celestial
+    w = WCS(h).celestial
+    pix = abs(h["CDELT2"])  # deg per full-resolution pixel
+    cx, cy = h["CRPIX1"] - 1.0, h["CRPIX2"] - 1.0  # 0-based reference pixel (the phase centre)
+
+    def offsets(x, y):  # full-resolution pixel -> (east-west, north-south) offset in deg (east = +)
+        return -(np.asarray(x) - cx) * pix, (np.asarray(y) - cy) * pix
+
+    (x0, x1), (y0, y1) = offsets(np.array([-0.5, nx - 0.5]), np.array([-0.5, ny - 0.5]))
     fig = plt.figure(figsize=(6.5, 6))
-    ax = fig.add_subplot(projection=w)
-    ax.imshow(img, origin="lower", cmap="gray_r", vmin=-2 * rms, vmax=10 * rms)
-    ax.set(xlabel="RA", ylabel="Dec", title=title)
-    pix = abs(h["CDELT2"]) * k
-    ax.add_patch(Ellipse((0.06 * img.shape[1], 0.06 * img.shape[0]), h["BMIN"] / pix, h["BMAJ"] / pix, angle=h["BPA"],
-                         edgecolor="cyan", facecolor="none", lw=1.2))
+    ax = fig.add_subplot()
+    ax.imshow(img, origin="lower", cmap="gray_r", vmin=-2 * rms, vmax=10 * rms, extent=(x0, x1, y0, y1))
+    ra_h = (h["CRVAL1"] % 360.0) / 15.0
+    ax.set(xlabel=f"offset east of RA {int(ra_h):02d}h{(ra_h % 1) * 60:04.1f}m (deg)",
+           ylabel=f"offset north of Dec {h['CRVAL2']:+.2f} (deg)", title=title)
+    bx, by = x0 + 0.06 * (x1 - x0), y0 + 0.06 * (y1 - y0)
+    # BPA runs from north through east; the x axis here points east, so the angle (counter-clockwise from +x) is -BPA
+    ax.add_patch(Ellipse((bx, by), h["BMIN"], h["BMAJ"], angle=-h["BPA"], edgecolor="cyan", facecolor="none", lw=1.2))
     for s in overlay:
         x, y = w.world_to_pixel_values(s.ra_deg, s.dec_deg)
-        if 0 <= x < img.shape[1] and 0 <= y < img.shape[0]:
-            ax.plot(x, y, "o", mfc="none", mec="lime", ms=9, mew=0.8)
+        if -0.5 <= x < nx - 0.5 and -0.5 <= y < ny - 0.5:
+            ax.plot(*offsets(x, y), "o", mfc="none", mec="lime", ms=9, mew=0.8)
     with atomic_path(png) as tmp:
         fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)

@@ -52,7 +52,7 @@ def run_wsclean(*, ms_path: str, prefix: str, imaging: Imaging, geometry: dict, 
     cmd = [
         "wsclean", "-name", prefix, "-size", str(geometry["imsize"]), str(geometry["imsize"]),
         "-scale", f"{geometry['cell_arcsec']:.7f}asec", "-weight", "briggs", str(imaging.robust),
-        "-niter", str(geometry["niter"]), "-threshold", repr(threshold_jy(imaging.threshold)), "-gain", "0.1", "-mgain", "0.8",
+        "-niter", str(geometry["niter"]), "-threshold", repr(threshold_jy(imaging.threshold)), "-gain", "0.1", "-mgain", repr(float(imaging.major_gain)),
         "-data-column", "CORRECTED_DATA" if datacolumn == "corrected" else "DATA", "-pol", "I",
         "-use-wgridder", "-no-update-model-required", "-make-psf", "-j", str(threads),
     ]
