@@ -8,7 +8,7 @@ CORES  ?= 2
 export CASASITECONFIG := $(CURDIR)/config/casa/casasiteconfig.py
 export MPLBACKEND := Agg
 
-.PHONY: venv system-deps run test lint dryrun bench bench-plan bench-conversion report truth clean seeds strip
+.PHONY: venv system-deps run test lint dryrun bench bench-plan bench-conversion report truth clean seeds strip strip-12h
 
 venv: $(VENV)/.installed
 
@@ -67,6 +67,11 @@ strip: venv system-deps
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --configfile config/config.yaml config/strip.yaml all
 	$(BIN)/python -m dsa110_contimg.tools.truth strip
 
+## strip-12h: 12 h of a strip sampled every 31 min (config/strip_12h.yaml): field solves 0.6-12 h from the transit
+strip-12h: venv system-deps
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --configfile config/config.yaml config/strip_12h.yaml all
+	$(BIN)/python -m dsa110_contimg.tools.truth strip_12h
+
 ## seeds: the demo with simulator seeds 1, 2, 3 (~25 min): ESE detections and false positives
 seeds: venv
 	$(BIN)/python -m dsa110_contimg.tools.ese_seeds --seeds 1 2 3 --cores $(CORES) --out-root seeds
@@ -75,4 +80,4 @@ report: venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html all
 
 clean:
-	rm -rf results strip .snakemake bench/work bench/chain
+	rm -rf results strip strip_12h .snakemake bench/work bench/chain

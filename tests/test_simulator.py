@@ -214,3 +214,23 @@ def test_strip_sky_crosses_ra_zero_and_gains_drift(tmp_path):
     rel = drift / np.exp(1j * np.angle(drift.mean(axis=0)))
     assert np.degrees(np.sqrt(np.mean(np.angle(rel) ** 2))) > 15.0
     assert np.sqrt(np.mean((np.abs(drift) / np.abs(drift).mean(axis=0) - 1) ** 2)) > 0.01
+
+
+def test_plan_science_spacing():
+    """science_spacing_min samples a long strip sparsely: science group starts that far
+    apart (0: contiguous, one group's length); overlapping groups are refused."""
+    from dsa110_contimg.config import load_config
+    from dsa110_contimg.simulate.scenario import group_duration_s
+
+    def starts(**sim):
+        s = Settings.from_config(load_config(None, {"simulation.n_epochs": 1, "simulation.science_groups_per_epoch": 4,
+                                                    **{f"simulation.{k}": v for k, v in sim.items()}}))
+        groups = [g for g in plan(simulation=s.simulation, telescope=s.telescope) if g.kind == "science"]
+        return np.array([g.start_jd for g in groups]) * 86400.0, s
+
+    t, s = starts()
+    assert np.diff(t) == pytest.approx(group_duration_s(simulation=s.simulation), abs=1e-3)
+    t, _ = starts(science_spacing_min=31.0)
+    assert np.diff(t) == pytest.approx(31.0 * 60.0, abs=1e-3)
+    with pytest.raises(ValueError, match="science_spacing_min"):
+        starts(science_spacing_min=3.0)

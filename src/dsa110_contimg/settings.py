@@ -264,6 +264,7 @@ class Simulation:
     calibrator: SimCalibrator
     science_groups_per_epoch: int
     science_offset_min: float
+    science_spacing_min: float
     n_field_sources: int
     field_radius_deg: float
     field_flux_mjy: tuple[float, ...]

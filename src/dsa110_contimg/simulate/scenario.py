@@ -6,8 +6,9 @@ runs (dry runs stay cheap), and a given seed always gives the same run.
 
 Plan: ``n_epochs`` days.  Each epoch holds one calibrator-transit group (the
 calibrator crosses the meridian at the group's mid-time) and
-``science_groups_per_epoch`` contiguous science groups starting
-``science_offset_min`` minutes later.  Epoch e starts e sidereal days after epoch 0,
+``science_groups_per_epoch`` science groups starting ``science_offset_min`` minutes
+later, contiguous or, with ``science_spacing_min``, one every that many minutes (a long
+strip sampled sparsely).  Epoch e starts e sidereal days after epoch 0,
 so every epoch sees the same fields at the same LST.
 """
 
@@ -76,6 +77,10 @@ def plan(*, simulation: Simulation, telescope: Telescope) -> list[PlannedGroup]:
     rng = np.random.default_rng([sim.seed, 1])
     cal = sim.calibrator
     dur = group_duration_s(simulation=sim)
+    step = sim.science_spacing_min * 60.0 if sim.science_spacing_min else dur  # s between science group starts
+    if step < dur:
+        raise ValueError(f"simulation.science_spacing_min = {sim.science_spacing_min}: groups would overlap; "
+                         f"use 0 (contiguous) or at least {dur / 60:.2f} min (one group)")
     t0 = transit_jd(cal.ra_deg, sim.pointing_dec_deg, sim.start_date, telescope=telescope)
     # (epoch, kind, index) -> subbands not written; a group not listed here is complete
     drops = {(d.epoch, d.kind, d.index): list(d.drop_subbands) for d in sim.incomplete_groups}
@@ -84,7 +89,7 @@ def plan(*, simulation: Simulation, telescope: Telescope) -> list[PlannedGroup]:
         base = t0 + e * SIDEREAL_DAY_S / 86400.0
         starts.append((e, "calibrator", 0, base - dur / 2 / 86400.0))
         sci0 = base + sim.science_offset_min * 60.0 / 86400.0
-        starts += [(e, "science", k, sci0 + k * dur / 86400.0) for k in range(sim.science_groups_per_epoch)]
+        starts += [(e, "science", k, sci0 + k * step / 86400.0) for k in range(sim.science_groups_per_epoch)]
     utc = [jd_to_datetime(s[3]) for s in starts]
     groups: list[PlannedGroup] = []
     for (e, kind, k, start), t in zip(starts, utc):
