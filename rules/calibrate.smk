@@ -7,8 +7,8 @@ rule solve:
     input:
         ms=P("ms"),
         summary=P("ms_summary"),
-        # not read by the solve: the field groups' gain solves need them, and depend on this
-        # transit's summary alone (rule convert)
+        # the model's other catalog sources under the beam (calibration.transit_catalog_model);
+        # the field groups' gain solves need them too and depend on this transit's summary alone
         catalog=MASTER_DB,
         beam=beam_h5(),
     output:

@@ -14,4 +14,5 @@ configure_casa(logfile=sm.log[0])
 settings = Settings.from_config(sm.config)
 solve_group(sm.input.ms, calibrator=lookup(calibrator_catalog(settings), sm.params.calibrator), settings=settings,
             caldir=os.path.dirname(sm.output.K), registry=sm.params.registry, summary_path=sm.output.summary,
-            delays_png=sm.output.delays)
+            delays_png=sm.output.delays,
+            catalog=sm.input.catalog, beam_h5=sm.input.beam)

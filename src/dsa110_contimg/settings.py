@@ -88,6 +88,7 @@ class Calibration:
     fast_timebin: str
     model_radius_deg: float
     model_min_flux_jy: float
+    transit_catalog_model: bool
     bp_validity_h: float
     gain_validity_h: float
     field_gains: FieldGains

@@ -66,8 +66,10 @@ def model_terms(sources: list[PointSource], geo: msmeta.DriftGeometry, beams: di
     return out
 
 
-def write_model(ms_path: str, terms, geo: msmeta.DriftGeometry, *, threads: int = 1, rows_per_chunk: int = 20000) -> None:
-    """MODEL_DATA := sum of ``terms`` (:func:`model_terms`) on every row, XX = YY (unpolarised)."""
+def write_model(ms_path: str, terms, geo: msmeta.DriftGeometry, *, threads: int = 1, rows_per_chunk: int = 20000,
+                add: bool = False) -> None:
+    """MODEL_DATA := sum of ``terms`` (:func:`model_terms`) on every row, XX = YY (unpolarised);
+    with ``add``, MODEL_DATA += that sum (e.g. on top of a calibrator's ``ft`` model)."""
     with tables.table(ms_path, readonly=False, ack=False) as t:
         npol = t.getcell("DATA", 0).shape[-1]
         for r0 in range(0, t.nrows(), rows_per_chunk):
@@ -75,7 +77,10 @@ def write_model(ms_path: str, terms, geo: msmeta.DriftGeometry, *, threads: int 
             vis = fringe_sum(uvw_m=t.getcol("UVW", r0, n), freqs_hz=geo.freqs_hz, phase_centre_rad=geo.phase_centre,
                              terms=terms, time_index=geo.time_index(t.getcol("TIME", r0, n)), n_times=geo.times.size,
                              dtype=np.complex64, threads=threads)
-            t.putcol("MODEL_DATA", np.repeat(vis[:, :, None], npol, axis=2), r0, n)
+            vis = np.repeat(vis[:, :, None], npol, axis=2)
+            if add:
+                vis += t.getcol("MODEL_DATA", r0, n)
+            t.putcol("MODEL_DATA", vis, r0, n)
 
 
 def read_gains(table: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from .. import msmeta
 from ..atomic import write_json
 from ..provenance import provenance_record
 from ..settings import Calibration, Settings, Telescope
-from ..sky import PointSource
+from ..sky import REF_FREQ_HZ, PointSource
 from . import apply as apply_mod
 from . import qa, validity
 from .gain_chain import choose_gains
@@ -31,15 +31,27 @@ log = logging.getLogger(__name__)
 QA_DELAYS_SUFFIX = "_delays.png"
 
 
+CALIBRATOR_MATCH_ARCSEC = 60.0
+"""A catalog source this close to the calibrator is the calibrator itself (already in the model)."""
+
+
 def solve_calibrator_group(ms_path: str, *, calibrator: PointSource, caldir: str, telescope: Telescope,
-                           calibration: Calibration) -> dict:
+                           calibration: Calibration, catalog_sources: list[PointSource] | None = None,
+                           beam_h5: str = "") -> dict:
     """Model, dead-antenna check, reference antenna, K/B/G solves and QA statistics for one group.
 
-    Returns a JSON-serialisable summary (tables, refant, flagged antennas, statistics).
+    The model: the calibrator (``ft`` x the Airy beam), plus, with
+    ``calibration.transit_catalog_model``, ``catalog_sources`` (the master catalog) under
+    the drifting beam of ``beam_h5`` (:func:`add_catalog_sources`).
+    Returns a JSON-serialisable summary (tables, refant, flagged antennas, statistics, model).
     """
     os.makedirs(caldir, exist_ok=True)
     check_usable(ms_path, calibration.min_unflagged)
     set_calibrator_model(ms_path, calibrator, telescope=telescope, workdir=caldir)
+    model = {"calibrator": calibrator.name, "n_catalog_sources": 0, "catalog_apparent_jy": 0.0}
+    if calibration.transit_catalog_model and catalog_sources and beam_h5:
+        model.update(add_catalog_sources(ms_path, calibrator=calibrator, sources=catalog_sources, beam_h5=beam_h5,
+                                         telescope=telescope, calibration=calibration))
     scores = antenna_scores(ms_path)
     dead = dead_antennas(scores, calibration.dead_fraction)
     flag_antennas(ms_path, dead)
@@ -61,7 +73,36 @@ def solve_calibrator_group(ms_path: str, *, calibrator: PointSource, caldir: str
         "antenna_scores": scores,
         "tables": tabs,
         "stats": stats,
+        "model": model,
     }
+
+
+def add_catalog_sources(ms_path: str, *, calibrator: PointSource, sources: list[PointSource], beam_h5: str,
+                        telescope: Telescope, calibration: Calibration) -> dict:
+    """MODEL_DATA += the catalog ``sources`` other than the calibrator (none within
+    :data:`CALIBRATOR_MATCH_ARCSEC`) as the group sees them: flux x the H5 beam's power
+    pattern at each integration and channel, chosen by ``field_gains.model_min_mjy`` (mJy,
+    flux x peak beam gain) and ``field_gains.model_radius_deg``
+    (:func:`.field_gains.model_terms`).  Returns how many and their apparent flux (Jy, mean
+    beam at 1.4 GHz)."""
+    from ..beam.drift_beam import load_beams
+    from .field_gains import model_terms, write_model
+
+    ra, dec = np.radians([s.ra_deg for s in sources]), np.radians([s.dec_deg for s in sources])
+    ra_c, dec_c = np.radians(calibrator.ra_deg), np.radians(calibrator.dec_deg)
+    cos_sep = np.sin(dec) * np.sin(dec_c) + np.cos(dec) * np.cos(dec_c) * np.cos(ra - ra_c)
+    far = np.degrees(np.arccos(np.clip(cos_sep, -1.0, 1.0))) * 3600.0 > CALIBRATOR_MATCH_ARCSEC
+    others = [s for s, keep in zip(sources, far) if keep]
+    fg = calibration.field_gains
+    geo = msmeta.drift_geometry(ms_path, location=telescope.location)
+    terms = model_terms(others, geo, load_beams(beam_h5), min_mjy=fg.model_min_mjy, radius_deg=fg.model_radius_deg)
+    ref = int(np.argmin(np.abs(geo.freqs_hz - REF_FREQ_HZ)))
+    apparent = float(sum(np.mean(w[:, ref]) for _, w in terms))
+    if terms:
+        write_model(ms_path, terms, geo, add=True)
+    log.info("%s: calibrator model plus %d catalog sources (%.3f Jy apparent)", os.path.basename(ms_path.rstrip("/")),
+             len(terms), apparent)
+    return {"n_catalog_sources": len(terms), "catalog_apparent_jy": apparent}
 
 
 def calsets_from_summaries(summaries: list[dict]) -> list[validity.CalSet]:
@@ -71,16 +112,19 @@ def calsets_from_summaries(summaries: list[dict]) -> list[validity.CalSet]:
 
 
 def solve_group(ms_path: str, *, calibrator: PointSource, settings: Settings, caldir: str, registry: str,
-                summary_path: str, delays_png: str) -> dict:
+                summary_path: str, delays_png: str, catalog: str = "", beam_h5: str = "") -> dict:
     """Rule ``solve``: :func:`solve_calibrator_group`, then the tables' row in the SQLite
     ``registry``, the QA plots (``delays_png`` = ``<prefix>_delays.png``; ``_bandpass.png`` and
     ``_gains.png`` beside it) and the summary JSON (with provenance) at ``summary_path``."""
     if not delays_png.endswith(QA_DELAYS_SUFFIX):
         raise ValueError(f"{delays_png}: the delay plot's name must end in {QA_DELAYS_SUFFIX}")
     cc = settings.calibration
+    from ..catalog.build_master import sources_from_master
+
+    sources = sources_from_master(catalog) if catalog and cc.transit_catalog_model else None
     summary = solve_calibrator_group(ms_path, calibrator=calibrator, caldir=caldir, telescope=settings.telescope,
-                                     calibration=cc)
-    summary["provenance"] = provenance_record(settings.as_dict(), inputs=[ms_path])
+                                     calibration=cc, catalog_sources=sources, beam_h5=beam_h5)
+    summary["provenance"] = provenance_record(settings.as_dict(), inputs=[ms_path, *([catalog, beam_h5] if sources else [])])
     validity.register(registry, calsets_from_summaries([summary])[0], bp_validity_h=cc.bp_validity_h,
                        gain_validity_h=cc.gain_validity_h)
     qa_prefix = delays_png[: -len(QA_DELAYS_SUFFIX)]
