@@ -66,6 +66,13 @@ def model_terms(sources: list[PointSource], geo: msmeta.DriftGeometry, beams: di
     return out
 
 
+def apparent_flux_jy(terms, geo: msmeta.DriftGeometry) -> float:
+    """Apparent flux (Jy) of a model's ``terms`` (:func:`model_terms`): the sum over sources of
+    flux x beam averaged over the group, at the channel nearest 1.4 GHz."""
+    ref = int(np.argmin(np.abs(geo.freqs_hz - REF_FREQ_HZ)))
+    return float(sum(np.mean(w[:, ref]) for _, w in terms))
+
+
 def write_model(ms_path: str, terms, geo: msmeta.DriftGeometry, *, threads: int = 1, rows_per_chunk: int = 20000,
                 add: bool = False) -> None:
     """MODEL_DATA := sum of ``terms`` (:func:`model_terms`) on every row, XX = YY (unpolarised);
@@ -116,7 +123,7 @@ def solve_field(ms_path: str, *, caldir: str, applied: list[str], transit_refant
     os.makedirs(caldir)
     geo = msmeta.drift_geometry(ms_path, location=telescope.location)
     terms = model_terms(sources, geo, load_beams(beam_h5), min_mjy=fg.model_min_mjy, radius_deg=fg.model_radius_deg)
-    apparent = float(sum(np.mean(w[:, np.argmin(np.abs(geo.freqs_hz - REF_FREQ_HZ))]) for _, w in terms))
+    apparent = apparent_flux_jy(terms, geo)
     summary = {"ms": ms_path, "mid_mjd": float(0.5 * (geo.times[0] + geo.times[-1]) / 86400.0), "applied": list(applied),
                "model": {"n_sources": len(terms), "apparent_jy": apparent, "min_mjy": fg.model_min_mjy}, "tables": {}}
     if apparent < fg.min_model_jy:

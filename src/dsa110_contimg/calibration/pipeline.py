@@ -17,9 +17,10 @@ from casacore import tables
 
 from .. import msmeta
 from ..atomic import write_json
+from ..geometry import angular_separation
 from ..provenance import provenance_record
 from ..settings import Calibration, Settings, Telescope
-from ..sky import REF_FREQ_HZ, PointSource
+from ..sky import PointSource
 from . import apply as apply_mod
 from . import qa, validity
 from .gain_chain import choose_gains
@@ -86,18 +87,15 @@ def add_catalog_sources(ms_path: str, *, calibrator: PointSource, sources: list[
     (:func:`.field_gains.model_terms`).  Returns how many and their apparent flux (Jy, mean
     beam at 1.4 GHz)."""
     from ..beam.drift_beam import load_beams
-    from .field_gains import model_terms, write_model
+    from .field_gains import apparent_flux_jy, model_terms, write_model
 
-    ra, dec = np.radians([s.ra_deg for s in sources]), np.radians([s.dec_deg for s in sources])
-    ra_c, dec_c = np.radians(calibrator.ra_deg), np.radians(calibrator.dec_deg)
-    cos_sep = np.sin(dec) * np.sin(dec_c) + np.cos(dec) * np.cos(dec_c) * np.cos(ra - ra_c)
-    far = np.degrees(np.arccos(np.clip(cos_sep, -1.0, 1.0))) * 3600.0 > CALIBRATOR_MATCH_ARCSEC
-    others = [s for s, keep in zip(sources, far) if keep]
+    sep = angular_separation(np.radians([s.ra_deg for s in sources]), np.radians([s.dec_deg for s in sources]),
+                             np.radians(calibrator.ra_deg), np.radians(calibrator.dec_deg))
+    others = [s for s, d in zip(sources, np.degrees(sep) * 3600.0) if d > CALIBRATOR_MATCH_ARCSEC]
     fg = calibration.field_gains
     geo = msmeta.drift_geometry(ms_path, location=telescope.location)
     terms = model_terms(others, geo, load_beams(beam_h5), min_mjy=fg.model_min_mjy, radius_deg=fg.model_radius_deg)
-    ref = int(np.argmin(np.abs(geo.freqs_hz - REF_FREQ_HZ)))
-    apparent = float(sum(np.mean(w[:, ref]) for _, w in terms))
+    apparent = apparent_flux_jy(terms, geo)
     if terms:
         write_model(ms_path, terms, geo, add=True)
     log.info("%s: calibrator model plus %d catalog sources (%.3f Jy apparent)", os.path.basename(ms_path.rstrip("/")),

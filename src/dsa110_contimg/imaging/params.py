@@ -13,7 +13,7 @@ import math
 import numpy as np
 from casacore import tables
 
-from ..geometry import C_M_S
+from ..geometry import C_M_S, airy_power
 from ..settings import Imaging, Telescope
 
 ROWS_PER_CHUNK = 20000
@@ -26,16 +26,15 @@ class ImagingError(RuntimeError):
 
 def pb_radius_deg(freq_hz: float, pblimit: float, dish_m: float) -> float:
     """Radius (deg) where the Airy power pattern of a ``dish_m`` (m) dish at ``freq_hz`` (Hz) falls to ``pblimit``."""
-    from scipy.special import j1  # (bisection: scipy.optimize costs ~0.7 s to import, more than a job's work)
-
     if not 0.0 < pblimit < 1.0:
         raise ValueError(f"pblimit {pblimit}: must lie between 0 and 1")
-    lo, hi = 1e-6, 3.8317  # the power pattern falls monotonically from 1 to 0 (first null) on this interval
+    # bisection (scipy.optimize costs ~0.7 s to import, more than a job's work) between the
+    # axis and the first null, where the pattern falls monotonically from 1 to 0
+    lo, hi = 0.0, math.asin(min(1.0, 3.8317 * C_M_S / (math.pi * dish_m * freq_hz)))
     for _ in range(60):
-        x = 0.5 * (lo + hi)
-        lo, hi = (x, hi) if (2 * j1(x) / x) ** 2 > pblimit else (lo, x)
-    x = 0.5 * (lo + hi)
-    return math.degrees(math.asin(x * C_M_S / (math.pi * dish_m * freq_hz)))
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if airy_power(mid, freq_hz, dish_m) > pblimit else (lo, mid)
+    return math.degrees(0.5 * (lo + hi))
 
 
 def choose_datacolumn(ms_path: str, requested: str = "auto") -> str:
